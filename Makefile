@@ -1,0 +1,31 @@
+# The two commands of the README, plus helpers. Each target installs what is missing and builds.
+BUILD_DIR ?= build
+SIM := $(BUILD_DIR)/cli/dynamo-sim
+
+.PHONY: demo test build bench format clean
+
+build:
+	@bash scripts/setup.sh
+
+# The main job on the embedded defaults (until `dynamo-sim sweep` lands: the furthest-along job,
+# describing the default model, GPU, cluster and workload).
+demo: build
+	@$(SIM) describe model llama-3.1-70b --tp 4
+	@echo
+	@$(SIM) describe gpu h200_sxm
+	@echo
+	@$(SIM) describe cluster --gpu h200_sxm --nodes 2
+	@echo
+	@$(SIM) describe workload default
+
+test: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j "$$(nproc)"
+
+bench: build
+	@bash scripts/bench.sh
+
+format:
+	@git ls-files '*.h' '*.cc' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,100 @@
+// dynamo-sim: simulate LLM serving plans. Subcommands so far: describe (models, GPUs, workloads,
+// clusters). Exit codes: 0 ok, 1 bad input, 2 bad usage, 3 internal error.
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "cli/describe.h"
+#include "cli/exit_codes.h"
+#include "core/hardware/gpu_spec.h"
+#include "core/model/model_catalog.h"
+#include "core/workload/workload.h"
+
+namespace dynamo::cli {
+namespace {
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"dynamo-sim: plan and simulate disaggregated LLM serving"};
+  app.set_version_flag("--version", "dynamo-sim 0.1.0");
+  app.require_subcommand(1);
+  Status result;
+
+  CLI::App* describe = app.add_subcommand("describe", "Show what is known of a model, GPU, workload or cluster");
+  describe->require_subcommand(1);
+
+  DescribeModelArgs model_args;
+  CLI::App* model = describe->add_subcommand("model", "A model: parameters, KV bytes, weights per GPU");
+  model->add_option("model", model_args.model,
+                    "Bundled name (" + Join(BundledModelNames()) + ") or a config.json path")
+      ->required();
+  model->add_option("--dtype", model_args.dtype, "Weight dtype: fp32, bf16, fp16, fp8, fp4")
+      ->capture_default_str();
+  model->add_option("--kv-dtype", model_args.kv_dtype, "KV-cache dtype")->capture_default_str();
+  model->add_option("--tp", model_args.tp, "Tensor parallelism")->capture_default_str();
+  model->add_option("--pp", model_args.pp, "Pipeline parallelism")->capture_default_str();
+  model->add_option("--ep", model_args.ep, "Expert parallelism (divides tp)")->capture_default_str();
+  model->add_flag("--json", model_args.json, "Print one JSON object");
+  model->callback([&] { result = DescribeModel(model_args); });
+
+  std::string gpu_name;
+  bool gpu_json = false;
+  CLI::App* gpu = describe->add_subcommand("gpu", "A GPU of the hardware catalog, with sources");
+  gpu->add_option("gpu", gpu_name, "Bundled name (" + Join(BundledGpuNames()) + ") or a JSON path")
+      ->required();
+  gpu->add_flag("--json", gpu_json, "Print one JSON object");
+  gpu->callback([&] { result = DescribeGpu(gpu_name, gpu_json); });
+
+  DescribeWorkloadArgs wl_args;
+  uint64_t seed = 0;
+  int64_t first = 0;
+  double time_scale = 0, rate = 0;
+  CLI::App* wl = describe->add_subcommand("workload", "A workload: request count, rates, lengths, prefix reuse");
+  wl->add_option("workload", wl_args.workload,
+                 "Bundled spec (" + Join(BundledWorkloadNames()) +
+                     "), a spec .json, a Mooncake .jsonl or an Azure .csv trace")
+      ->required();
+  CLI::Option* seed_opt = wl->add_option("--seed", seed, "Seed for a synthetic spec (overrides the file's)");
+  CLI::Option* first_opt = wl->add_option("--first", first, "Traces: keep the first N requests")
+                               ->check(CLI::PositiveNumber);
+  CLI::Option* scale_opt = wl->add_option("--time-scale", time_scale, "Traces: multiply arrival times")
+                               ->check(CLI::PositiveNumber);
+  CLI::Option* rate_opt = wl->add_option("--rate", rate, "Traces: rescale to this mean rate (req/s)")
+                              ->check(CLI::PositiveNumber);
+  scale_opt->excludes(rate_opt);
+  wl->add_flag("--json", wl_args.json, "Print one JSON object");
+  wl->callback([&] {
+    if (*seed_opt) wl_args.overrides.seed = seed;
+    if (*first_opt) wl_args.overrides.first = first;
+    if (*scale_opt) wl_args.overrides.time_scale = time_scale;
+    if (*rate_opt) wl_args.overrides.rate_rps = rate;
+    result = DescribeWorkload(wl_args);
+  });
+
+  DescribeClusterArgs cl_args;
+  CLI::App* cl = describe->add_subcommand("cluster", "A cluster topology: paths and bottleneck bandwidths");
+  cl->add_option("--gpu", cl_args.gpu, "GPU type")->required();
+  cl->add_option("--nodes", cl_args.nodes, "Nodes")->capture_default_str()->check(CLI::Range(1, 100000));
+  cl->add_option("--gpus-per-node", cl_args.gpus_per_node, "GPUs per node (default: the GPU's usual)")
+      ->check(CLI::Range(0, 1024));
+  cl->add_flag("--json", cl_args.json, "Print one JSON object");
+  cl->callback([&] { result = DescribeCluster(cl_args); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  return ReportStatus(result);
+}
+
+}  // namespace
+}  // namespace dynamo::cli
+
+int main(int argc, char** argv) { return dynamo::cli::Main(argc, argv); }

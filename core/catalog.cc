@@ -1,0 +1,52 @@
+#include "core/catalog.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "core/embedded_data.h"
+
+namespace dynamo {
+
+bool LooksLikePath(std::string_view ref) {
+  if (ref.find('/') != std::string_view::npos) return true;
+  if (ref.size() > 5 && ref.substr(ref.size() - 5) == ".json") return true;
+  struct stat st {};
+  return ::stat(std::string(ref).c_str(), &st) == 0;
+}
+
+std::vector<std::string> CatalogNames(std::string_view dir, std::string_view suffix) {
+  std::vector<std::string> names;
+  const std::string prefix = std::string(dir) + "/";
+  for (const std::string& path : ListEmbeddedFiles(dir)) {
+    std::string rest = path.substr(prefix.size());
+    if (rest.size() <= suffix.size() || rest.substr(rest.size() - suffix.size()) != suffix) continue;
+    names.push_back(rest.substr(0, rest.size() - suffix.size()));
+  }
+  return names;
+}
+
+StatusOr<JsonNode> LoadCatalogJson(std::string_view ref, std::string_view dir,
+                                   std::string_view suffix, std::string_view what) {
+  if (ref.empty()) return InvalidArgument(std::string(what) + " name is empty");
+  if (LooksLikePath(ref)) {
+    std::string path(ref);
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) path += "/config.json";
+    return JsonDocument::Load(path);
+  }
+  std::string key(ref);
+  std::transform(key.begin(), key.end(), key.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string file = std::string(dir) + "/" + key + std::string(suffix);
+  if (auto contents = FindEmbeddedFile(file)) {
+    return JsonDocument::Parse(*contents, "data/" + file);
+  }
+  std::string names;
+  for (const std::string& n : CatalogNames(dir, suffix)) names += (names.empty() ? "" : ", ") + n;
+  return NotFound("unknown " + std::string(what) + " '" + std::string(ref) + "'; bundled: " +
+                  names + "; or give a path to a JSON file");
+}
+
+}  // namespace dynamo

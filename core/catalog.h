@@ -1,0 +1,24 @@
+#pragma once
+// Resolving a reference that is either a short name of a bundled data file or a path on disk.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/json.h"
+#include "core/status.h"
+
+namespace dynamo {
+
+// True when `ref` reads as a path (has a '/', ends in .json, or names an existing file).
+bool LooksLikePath(std::string_view ref);
+
+// Parses data/<dir>/<name><suffix> from the embedded data, or `ref` as a file path when it
+// looks like one. `what` names the kind in errors ("model", "GPU"); unknown names list the
+// bundled ones.
+StatusOr<JsonNode> LoadCatalogJson(std::string_view ref, std::string_view dir,
+                                   std::string_view suffix, std::string_view what);
+// Bundled names under data/<dir>/ ("models" -> "llama-3.1-8b", ...).
+std::vector<std::string> CatalogNames(std::string_view dir, std::string_view suffix);
+
+}  // namespace dynamo
