@@ -1,3 +1,4 @@
+cmake_minimum_required(VERSION 3.22)
 # cmake -DROOT=<repo> -P CheckLayering.cmake
 # Source-level half of the layering rules (the CMake target half is in DynamoLayers.cmake):
 # 1. a folder includes project headers only from the folders it may depend on;
@@ -26,7 +27,7 @@ foreach(dir IN ITEMS core runtime planner sim profiler configurator)
       endif()
       if(dir STREQUAL "core" AND rel MATCHES "\\.h$" AND
          line MATCHES "<(nlohmann/|sqlite3|cuda|cupti|cublas|nccl|ucp/|ucs/|boost/beast|boost/asio)")
-        list(APPEND violations "${rel}: core header includes <${CMAKE_MATCH_1}...>; keep it in the .cc")
+        list(APPEND violations "${rel}: core header includes <${CMAKE_MATCH_1}...> (keep it in the .cc)")
       endif()
       if(dir STREQUAL "sim" AND line MATCHES "<(ucp/|ucs/|boost/beast|boost/asio|cuda|cupti|nccl)")
         list(APPEND violations "${rel}: the simulator includes I/O library <${CMAKE_MATCH_1}...>")

@@ -1,6 +1,7 @@
 #include "core/workload/synthetic_workload.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <limits>
 
@@ -9,6 +10,8 @@ namespace {
 
 constexpr double kMaxRequests = 1e7;
 constexpr double kMaxTokens = 1e7;  // per prompt or answer
+// Memory budget of one generated workload: block hashes plus token ids (8 and 4 bytes each).
+constexpr int64_t kMaxWorkloadBytes = int64_t{2} << 30;
 
 // A run of prompt tokens with one identity (a system prompt, a user message, an answer).
 struct Segment {
@@ -55,6 +58,28 @@ void TokenIds(const std::vector<Segment>& segments, int32_t vocab, std::vector<i
 }
 
 int64_t RoundCount(double v) { return std::max<int64_t>(1, std::llround(v)); }
+
+// Expected bytes of block hashes and token ids, from the spec's means, so that a spec far over
+// the budget is refused before anything is allocated.
+double ExpectedBytes(const SyntheticSpec& spec) {
+  const double requests = spec.requests > 0 ? static_cast<double>(spec.requests)
+                                            : spec.arrival.shape.Cumulative(spec.duration_s);
+  double prompt = std::max(spec.isl.Mean(), static_cast<double>(spec.shared_tokens));
+  if (spec.turns) {  // turn k resends k earlier turns: on average (T - 1) / 2 of them
+    prompt += 0.5 * (spec.turns->Mean() - 1.0) * (spec.isl.Mean() + spec.osl.Mean());
+  }
+  const double per_request = 8.0 * std::ceil(prompt / spec.block_tokens) +
+                             (spec.token_ids ? 4.0 * prompt : 0.0);
+  return requests * per_request;
+}
+
+std::string TooLarge(const SyntheticSpec& spec, const std::string& source, const std::string& what) {
+  return source + ": the workload needs " + what + " of prompt hashes" +
+         (spec.token_ids ? " and token ids" : "") + ", over the " +
+         std::to_string(kMaxWorkloadBytes >> 30) +
+         " GiB budget; raise block_tokens, lower requests or isl" +
+         (spec.token_ids ? ", or drop token_ids" : "");
+}
 
 }  // namespace
 
@@ -107,6 +132,12 @@ StatusOr<SyntheticSpec> SyntheticSpec::Parse(const JsonNode& root, const std::st
 }
 
 StatusOr<Workload> GenerateWorkload(const SyntheticSpec& spec, const std::string& source) {
+  const double expected = ExpectedBytes(spec);
+  if (expected > static_cast<double>(kMaxWorkloadBytes)) {
+    char gib[32];
+    std::snprintf(gib, sizeof gib, "about %.0f GiB", expected / (1 << 30));
+    return InvalidArgument(TooLarge(spec, source, gib));
+  }
   Workload w;
   w.seed = spec.seed;
   w.source = source;
@@ -124,6 +155,7 @@ StatusOr<Workload> GenerateWorkload(const SyntheticSpec& spec, const std::string
   const Time end = count_mode ? Time::Max() : Time::FromNanos(std::llround(spec.duration_s * 1e9));
   std::vector<Segment> segments;
   std::vector<Time> scratch;
+  int64_t bytes = 0;
 
   for (uint64_t session = 0;; ++session) {
     const Time start = arrivals ? arrivals->Next() : Time::Zero();
@@ -170,6 +202,12 @@ StatusOr<Workload> GenerateWorkload(const SyntheticSpec& spec, const std::string
         r.osl = static_cast<int32_t>(osl);
         r.session = SessionId(session);
         r.turn = static_cast<int32_t>(turn);
+        bytes += 8 * ((prompt_len + spec.block_tokens - 1) / spec.block_tokens) +
+                 (spec.token_ids ? 4 * prompt_len : 0);
+        if (bytes > kMaxWorkloadBytes) {
+          return InvalidArgument(
+              TooLarge(spec, source, "more memory by request " + std::to_string(w.requests.size())));
+        }
         HashBlocks(segments, prompt_len, spec.block_tokens, r.block_hashes);
         if (spec.token_ids) TokenIds(segments, spec.vocab_size, r.token_ids);
         w.requests.push_back(std::move(r));
