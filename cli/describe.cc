@@ -95,8 +95,8 @@ Status DescribeModel(const DescribeModelArgs& a) {
                  {"pp", a.pp},
                  {"ep", a.ep},
                  {"gpus", p.gpus()},
-                 {"weight_dtype", a.dtype},
-                 {"kv_dtype", a.kv_dtype},
+                 {"weight_dtype", std::string(DTypeName(wd))},
+                 {"kv_dtype", std::string(DTypeName(kvd))},
                  {"weight_bytes_per_gpu", weights},
                  {"kv_bytes_per_token", m.KvBytesPerToken(kvd)},
                  {"kv_bytes_per_token_per_gpu", m.KvBytesPerTokenPerGpu(kvd, p)},
@@ -122,12 +122,18 @@ Status DescribeModel(const DescribeModelArgs& a) {
                                                std::to_string(m.num_moe_layers()) + " layers");
   }
   if (m.sliding_window() > 0) Row("sliding window", std::to_string(m.sliding_window()) + " tokens");
-  Row("KV cache per token (bf16)", std::to_string(kv_bf16) + " B");
+  Row("KV cache per token (bf16)", std::to_string(kv_bf16) + " B" +
+                                      (m.sliding_window() > 0 ? " (full-attention layers)" : ""));
+  if (m.sliding_window() > 0) {
+    Row("sliding-window KV (bf16)", std::to_string(m.SlidingWindowKvBytes(DType::kBf16)) +
+                                        " B per sequence at most");
+  }
   char flops[32];
   std::snprintf(flops, sizeof flops, "%.2f GFLOP", m.MatmulFlopsPerToken() / 1e9);
   Row("matmul FLOPs per token", flops);
-  std::printf("worker tp=%d pp=%d ep=%d (%d GPUs), weights %s, KV %s\n", a.tp, a.pp, a.ep, p.gpus(),
-              a.dtype.c_str(), a.kv_dtype.c_str());
+  std::printf("worker tp=%d pp=%d ep=%d (%d GPU%s), weights %s, KV %s\n", a.tp, a.pp, a.ep,
+              p.gpus(), p.gpus() == 1 ? "" : "s", std::string(DTypeName(wd)).c_str(),
+              std::string(DTypeName(kvd)).c_str());
   Row("weights per GPU", GiB(static_cast<double>(weights)));
   Row("KV cache per token per GPU", std::to_string(m.KvBytesPerTokenPerGpu(kvd, p)) + " B");
   return Status::Ok();
@@ -158,15 +164,15 @@ Status DescribeGpu(const std::string& name, bool json) {
     PrintJson(j);
     return Status::Ok();
   }
-  std::printf("gpu %s (%s, %s, sm_%s)\n", g.name.c_str(), g.display_name.c_str(),
+  std::printf("gpu %s (%s, %s, compute capability %s)\n", g.name.c_str(), g.display_name.c_str(),
               g.architecture.c_str(), g.compute_capability.c_str());
   Row("memory", GiB(static_cast<double>(g.memory_bytes)));
   Row("HBM bandwidth", Rate(g.hbm_bandwidth_bytes_per_s));
   Row("SMs", std::to_string(g.sm_count));
   char tf[96];
-  std::snprintf(tf, sizeof tf, "bf16 %.0f%s%s", g.bf16_tflops,
-                g.fp8_tflops > 0 ? (", fp8 " + std::to_string(static_cast<int>(g.fp8_tflops))).c_str() : "",
-                g.fp4_tflops > 0 ? (", fp4 " + std::to_string(static_cast<int>(g.fp4_tflops))).c_str() : "");
+  int n = std::snprintf(tf, sizeof tf, "bf16 %.1f", g.bf16_tflops);
+  if (g.fp8_tflops > 0) n += std::snprintf(tf + n, sizeof tf - n, ", fp8 %.1f", g.fp8_tflops);
+  if (g.fp4_tflops > 0) std::snprintf(tf + n, sizeof tf - n, ", fp4 %.1f", g.fp4_tflops);
   Row("dense TFLOPS", tf);
   Row("NVLink (per direction, domain)", g.nvlink_bandwidth_bytes_per_s > 0
                                             ? Rate(g.nvlink_bandwidth_bytes_per_s) + ", " +

@@ -19,6 +19,27 @@ std::string Join(const std::vector<std::string>& v) {
   return s;
 }
 
+// Validators with short messages (CLI11's ranges print the type's limits).
+CLI::Validator PositiveInteger() {
+  return CLI::Validator(
+      [](std::string& s) -> std::string {
+        return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos &&
+                       s.find_first_not_of('0') != std::string::npos
+                   ? ""
+                   : "'" + s + "' is not a positive integer";
+      },
+      "INT>0");
+}
+CLI::Validator NonNegativeInteger() {
+  return CLI::Validator(
+      [](std::string& s) -> std::string {
+        return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos
+                   ? ""
+                   : "'" + s + "' is not a non-negative integer";
+      },
+      "INT>=0");
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{"dynamo-sim: plan and simulate disaggregated LLM serving"};
   app.set_version_flag("--version", "dynamo-sim 0.1.0");
@@ -59,9 +80,11 @@ int Main(int argc, char** argv) {
                  "Bundled spec (" + Join(BundledWorkloadNames()) +
                      "), a spec .json, a Mooncake .jsonl or an Azure .csv trace")
       ->required();
-  CLI::Option* seed_opt = wl->add_option("--seed", seed, "Seed for a synthetic spec (overrides the file's)");
-  CLI::Option* first_opt = wl->add_option("--first", first, "Traces: keep the first N requests")
-                               ->check(CLI::PositiveNumber);
+  CLI::Option* seed_opt =
+      wl->add_option("--seed", seed, "Seed for a synthetic spec (overrides the file's)")
+          ->check(NonNegativeInteger());
+  CLI::Option* first_opt =
+      wl->add_option("--first", first, "Traces: keep the first N requests")->check(PositiveInteger());
   CLI::Option* scale_opt = wl->add_option("--time-scale", time_scale, "Traces: multiply arrival times")
                                ->check(CLI::PositiveNumber);
   CLI::Option* rate_opt = wl->add_option("--rate", rate, "Traces: rescale to this mean rate (req/s)")

@@ -9,9 +9,16 @@
 
 namespace dynamo {
 
+bool IsExplicitPath(std::string_view ref) {
+  auto ends = [&](std::string_view s) {
+    return ref.size() > s.size() && ref.substr(ref.size() - s.size()) == s;
+  };
+  return ref.find('/') != std::string_view::npos || ends(".json") || ends(".jsonl") ||
+         ends(".csv");
+}
+
 bool LooksLikePath(std::string_view ref) {
-  if (ref.find('/') != std::string_view::npos) return true;
-  if (ref.size() > 5 && ref.substr(ref.size() - 5) == ".json") return true;
+  if (IsExplicitPath(ref)) return true;
   struct stat st {};
   return ::stat(std::string(ref).c_str(), &st) == 0;
 }
@@ -30,18 +37,18 @@ std::vector<std::string> CatalogNames(std::string_view dir, std::string_view suf
 StatusOr<JsonNode> LoadCatalogJson(std::string_view ref, std::string_view dir,
                                    std::string_view suffix, std::string_view what) {
   if (ref.empty()) return InvalidArgument(std::string(what) + " name is empty");
+  const bool explicit_path = IsExplicitPath(ref);
+  std::string key(ref);
+  std::transform(key.begin(), key.end(), key.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string file = std::string(dir) + "/" + key + std::string(suffix);
+  auto contents = explicit_path ? std::nullopt : FindEmbeddedFile(file);
+  if (contents) return JsonDocument::Parse(*contents, "data/" + file);
   if (LooksLikePath(ref)) {
     std::string path(ref);
     struct stat st {};
     if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) path += "/config.json";
     return JsonDocument::Load(path);
-  }
-  std::string key(ref);
-  std::transform(key.begin(), key.end(), key.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  const std::string file = std::string(dir) + "/" + key + std::string(suffix);
-  if (auto contents = FindEmbeddedFile(file)) {
-    return JsonDocument::Parse(*contents, "data/" + file);
   }
   std::string names;
   for (const std::string& n : CatalogNames(dir, suffix)) names += (names.empty() ? "" : ", ") + n;

@@ -12,9 +12,12 @@ namespace dynamo {
 
 // True when `ref` reads as a path (has a '/', ends in .json, or names an existing file).
 bool LooksLikePath(std::string_view ref);
+// True when `ref` can only be a path: it has a '/' or ends in .json, .jsonl or .csv.
+bool IsExplicitPath(std::string_view ref);
 
-// Parses data/<dir>/<name><suffix> from the embedded data, or `ref` as a file path when it
-// looks like one. `what` names the kind in errors ("model", "GPU"); unknown names list the
+// Parses data/<dir>/<name><suffix> from the embedded data, or `ref` as a file path. An explicit
+// path (IsExplicitPath) is always a path; otherwise a bundled name wins over a same-named file in
+// the working directory. `what` names the kind in errors ("model", "GPU"); unknown names list the
 // bundled ones.
 StatusOr<JsonNode> LoadCatalogJson(std::string_view ref, std::string_view dir,
                                    std::string_view suffix, std::string_view what);

@@ -35,10 +35,9 @@ BUILD_DIR=${BUILD_DIR:-build}
 BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo}
 WERROR=OFF
 [ "${CI:-}" = "true" ] && WERROR=ON
-if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
-  # shellcheck disable=SC2086
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DDYNAMO_WERROR="$WERROR" \
-    ${EXTRA_CMAKE_ARGS:-} >/dev/null
-fi
+# Configure every time (cheap once cached) so BUILD_TYPE, CI and EXTRA_CMAKE_ARGS always apply.
+# shellcheck disable=SC2086
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DDYNAMO_WERROR="$WERROR" \
+  ${EXTRA_CMAKE_ARGS:-} >/dev/null
 cmake --build "$BUILD_DIR" -j "$(nproc)" | grep -Ev '^\[[0-9]+/[0-9]+\] ' || true
 test "${PIPESTATUS[0]}" -eq 0

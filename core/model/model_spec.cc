@@ -108,6 +108,10 @@ StatusOr<ModelSpec> ModelSpec::FromConfig(const JsonNode& root, std::string name
     if (!parsed.ok()) return dt->Error(parsed.status().message());
     m.native_dtype_ = *parsed;
   }
+  if (auto q = root.Find("quantization_config")) {  // e.g. DeepSeek-V3 fp8, gpt-oss mxfp4
+    ASSIGN_OR_RETURN(std::string method, q->GetStringOr("quant_method", ""));
+    if (auto parsed = ParseDType(method); parsed.ok()) m.native_dtype_ = *parsed;
+  }
   if (m.heads_ % m.kv_heads_ != 0) {
     return root.Error("num_key_value_heads " + std::to_string(m.kv_heads_) +
                       " does not divide num_attention_heads " + std::to_string(m.heads_));

@@ -104,7 +104,8 @@ class ModelSpec {
   ParamCounts Params() const;
 
   // KV-cache bytes one token adds, whole model (summed over layers and all GPUs), counting
-  // full-attention layers only; MLA counts the compressed latent + rope key.
+  // full-attention layers only (sliding-window layers are bounded: SlidingWindowKvBytes); MLA
+  // counts the compressed latent + rope key.
   int64_t KvBytesPerToken(DType kv_dtype) const;
   // Bytes a sequence holds in sliding-window layers once longer than the window (bounded).
   int64_t SlidingWindowKvBytes(DType kv_dtype) const;
@@ -112,7 +113,8 @@ class ModelSpec {
   // tp > kv heads; MLA latents replicated on every rank), layers split over pp (largest stage).
   int64_t KvBytesPerTokenPerGpu(DType kv_dtype, const Parallelism& p) const;
 
-  // 2 x the weights a token multiplies (active params minus the input embedding lookup).
+  // 2 x the weights a token multiplies: active params minus the input embedding lookup and the
+  // norm scales.
   double MatmulFlopsPerToken() const;
   // Attention score and value FLOPs for one token attending to `context_len` tokens.
   double AttentionFlopsPerToken(int64_t context_len) const;

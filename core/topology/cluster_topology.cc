@@ -35,10 +35,24 @@ StatusOr<ClusterSpec> ClusterSpec::ForGpu(const GpuSpec& gpu, int nodes, int gpu
   s.nodes = nodes;
   s.gpus_per_node = gpus_per_node > 0 ? gpus_per_node : gpu.gpus_per_node;
   const bool nvlink = gpu.nvlink_bandwidth_bytes_per_s > 0 && gpu.nvlink_domain_size > 1;
-  // A domain larger than a node spans whole nodes (NVL72); otherwise it is the node (or less).
-  s.nvlink_domain_size = nvlink ? gpu.nvlink_domain_size : 1;
-  if (nvlink && s.nvlink_domain_size <= s.gpus_per_node) s.nvlink_domain_size = s.gpus_per_node;
-  s.nvlink_domain_size = std::min(s.nvlink_domain_size, s.nodes * s.gpus_per_node);
+  // The catalog's domain: a board inside a node (HGX: 8) or a rack spanning nodes (NVL72). A
+  // cluster smaller than one domain is a single domain.
+  const int total = s.nodes * s.gpus_per_node;
+  s.nvlink_domain_size = nvlink ? std::min(gpu.nvlink_domain_size, total) : 1;
+  if (s.nvlink_domain_size > s.gpus_per_node && total % s.nvlink_domain_size != 0) {
+    const int nodes_per_domain = s.nvlink_domain_size / std::max(1, s.gpus_per_node);
+    return InvalidArgument("nodes: " + std::to_string(nodes) + " x " +
+                           std::to_string(s.gpus_per_node) + " " + gpu.name +
+                           " GPUs split an NVLink domain of " +
+                           std::to_string(s.nvlink_domain_size) + " GPUs; use a multiple of " +
+                           std::to_string(nodes_per_domain) + " nodes, or fewer than " +
+                           std::to_string(nodes_per_domain));
+  }
+  if (s.nvlink_domain_size < s.gpus_per_node && s.gpus_per_node % s.nvlink_domain_size != 0) {
+    return InvalidArgument("gpus_per_node: " + std::to_string(s.gpus_per_node) +
+                           " is not a multiple of the " + gpu.name + " NVLink domain of " +
+                           std::to_string(s.nvlink_domain_size) + " GPUs");
+  }
   s.nvlink_bandwidth = nvlink ? gpu.nvlink_bandwidth_bytes_per_s : 0;
   s.pcie_bandwidth = gpu.pcie_bandwidth_bytes_per_s;
   s.nic_bandwidth = gpu.nic_bandwidth_bytes_per_s;

@@ -150,7 +150,7 @@ StatusOr<ArrivalSpec> ArrivalSpec::Parse(const JsonNode& node) {
   if (shape) {
     ASSIGN_OR_RETURN(a.shape, RateShape::Parse(*shape));
   } else {
-    ASSIGN_OR_RETURN(double rate, node.GetDouble("rate_rps", Bounds::Between(1e-9, 1e9)));
+    ASSIGN_OR_RETURN(double rate, node.GetDouble("rate_rps", Bounds::Positive()));
     a.shape = RateShape::Constant(rate);
   }
   return a;

@@ -44,7 +44,7 @@ class RateShape {
 struct ArrivalSpec {
   enum class Process { kPoisson, kGamma, kConstant, kConcurrency };
   Process process = Process::kPoisson;
-  double cv = 1.0;       // gamma only
+  double cv = 1.0;       // gamma only (required there): coefficient of variation of the gaps
   int concurrency = 0;   // closed loop only
   RateShape shape = RateShape::Constant(1.0);
 

@@ -5,7 +5,8 @@
 //   {"dist": "normal", "mean": 1024, "std": 256}
 //   {"dist": "lognormal", "mean": 1024, "std": 512}    (the distribution's own mean and std)
 //   {"dist": "empirical", "file": "lengths.csv", "column": "num_prefill_tokens"}
-// Every form takes optional "min"/"max" clamps (uniform: the range itself).
+// Every form but "fixed" takes optional "min"/"max" clamps (for uniform they are the range).
+// A bare number is shorthand for fixed.
 
 #include <optional>
 #include <string>

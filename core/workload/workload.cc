@@ -1,6 +1,7 @@
 #include "core/workload/workload.h"
 
 #include "core/catalog.h"
+#include "core/embedded_data.h"
 #include "core/file_io.h"
 #include "core/json.h"
 #include "core/workload/synthetic_workload.h"
@@ -71,9 +72,10 @@ StatusOr<Workload> LoadSpec(const JsonNode& root, const std::string& base_dir,
 
 StatusOr<Workload> LoadWorkload(const std::string& ref, const WorkloadOverrides& ov) {
   if (ref.empty()) return InvalidArgument("workload: empty name; give a file or a bundled name");
-  if (!LooksLikePath(ref) || EndsWith(ref, ".json")) {
+  const bool bundled = !IsExplicitPath(ref) && FindEmbeddedFile("workloads/" + ref + ".json");
+  if (bundled || EndsWith(ref, ".json")) {
     ASSIGN_OR_RETURN(JsonNode root, LoadCatalogJson(ref, "workloads", ".json", "workload"));
-    const std::string base_dir = LooksLikePath(ref) ? DirName(ref) : "";
+    const std::string base_dir = bundled ? "" : DirName(ref);
     return LoadSpec(root, base_dir, root.source(), ov);
   }
   TraceOptions o;

@@ -178,6 +178,12 @@ TEST(ModelSpecTest, BadConfigsGetPreciseErrors) {
   EXPECT_EQ(LoadModel("llama-9").status().code(), StatusCode::kNotFound);
 }
 
+TEST(ModelSpecTest, NativeDtypeComesFromTheQuantizationConfig) {
+  EXPECT_EQ(Load("deepseek-v3").native_dtype(), DType::kFp8);
+  EXPECT_EQ(Load("gpt-oss-120b").native_dtype(), DType::kFp4);
+  EXPECT_EQ(Load("llama-3.1-8b").native_dtype(), DType::kBf16);
+}
+
 TEST(ModelSpecTest, ShortNamesAreCaseInsensitiveAndPathsWork) {
   EXPECT_TRUE(LoadModel("Llama-3.1-8B").ok());
   auto by_path = LoadModel(std::string(DYNAMO_SOURCE_DIR) + "/data/models/qwen3-32b");

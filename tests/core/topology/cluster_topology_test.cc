@@ -99,6 +99,20 @@ TEST(ClusterTopologyTest, PlacementErrorsExplain) {
   EXPECT_EQ((*big)[0].size(), 16u);
 }
 
+TEST(ClusterTopologyTest, ClustersFollowTheCatalogDomain) {
+  auto h200 = *LoadGpu("h200_sxm");
+  auto big_node = ClusterSpec::ForGpu(h200, 1, 16);  // a 16-GPU node still has 8-GPU boards
+  ASSERT_TRUE(big_node.ok());
+  EXPECT_EQ(big_node->nvlink_domain_size, 8);
+  auto gb200 = *LoadGpu("gb200");
+  EXPECT_EQ(ClusterSpec::ForGpu(gb200, 20).status().message(),
+            "nodes: 20 x 4 gb200 GPUs split an NVLink domain of 72 GPUs; use a multiple of 18 "
+            "nodes, or fewer than 18");
+  auto partial_rack = ClusterSpec::ForGpu(gb200, 2);  // 8 GPUs: one (partial) domain
+  ASSERT_TRUE(partial_rack.ok());
+  EXPECT_EQ(partial_rack->nvlink_domain_size, 8);
+}
+
 TEST(ClusterTopologyTest, SpecValidation) {
   ClusterSpec s;
   s.nodes = 0;
