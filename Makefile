@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 SIM := $(BUILD_DIR)/cli/dynamo-sim
 
-.PHONY: demo test build bench format clean
+.PHONY: demo test test-sanitize build bench format clean
 
 build:
 	@bash scripts/setup.sh
@@ -21,6 +21,12 @@ demo: build
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j "$$(nproc)"
 
+# Every test again under AddressSanitizer + UndefinedBehaviorSanitizer (CI runs this too).
+test-sanitize:
+	@BUILD_DIR=build-asan EXTRA_CMAKE_ARGS="-DDYNAMO_SANITIZE=address,undefined -DDYNAMO_BUILD_BENCHMARKS=OFF" \
+		bash scripts/setup.sh
+	@cd build-asan && ctest --output-on-failure -j "$$(nproc)"
+
 bench: build
 	@bash scripts/bench.sh
 
@@ -28,4 +34,4 @@ format:
 	@git ls-files '*.h' '*.cc' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) build-asan

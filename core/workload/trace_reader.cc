@@ -85,6 +85,119 @@ Status Finish(Workload& w, const TraceOptions& o, const std::string& source) {
 
 }  // namespace
 
+namespace internal {
+namespace {
+
+struct Scanner {
+  std::string_view s;
+  size_t i = 0;
+  void SkipSpace() {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r')) ++i;
+  }
+  bool Eat(char c) {
+    SkipSpace();
+    if (i < s.size() && s[i] == c) {
+      ++i;
+      return true;
+    }
+    return false;
+  }
+  // A JSON integer with no fraction or exponent.
+  bool Int(int64_t& v) {
+    SkipSpace();
+    auto [ptr, ec] = std::from_chars(s.data() + i, s.data() + s.size(), v);
+    if (ec != std::errc()) return false;
+    const size_t end = ptr - s.data();
+    if (end < s.size() && (s[end] == '.' || s[end] == 'e' || s[end] == 'E')) return false;
+    if (s[i] == '0' && end - i > 1) return false;  // JSON forbids leading zeros
+    i = end;
+    return true;
+  }
+  bool Number(double& v) {
+    SkipSpace();
+    if (i < s.size() && (s[i] == '+' || s[i] == '.')) return false;  // not JSON
+    auto [ptr, ec] = std::from_chars(s.data() + i, s.data() + s.size(), v, std::chars_format::general);
+    if (ec != std::errc()) return false;
+    const std::string_view tok = s.substr(i, ptr - (s.data() + i));
+    if (tok.find_first_of("iInN") != std::string_view::npos) return false;  // inf, nan
+    if (tok.back() == '.' || tok.find(".e") != std::string_view::npos ||
+        tok.find(".E") != std::string_view::npos) {
+      return false;
+    }
+    const size_t digits = tok[0] == '-' ? 1 : 0;
+    if (tok.size() > digits + 1 && tok[digits] == '0' && tok[digits + 1] != '.' &&
+        tok[digits + 1] != 'e' && tok[digits + 1] != 'E') {
+      return false;  // leading zero
+    }
+    i = ptr - s.data();
+    return true;
+  }
+  bool Key(std::string_view& key) {
+    if (!Eat('"')) return false;
+    const size_t end = s.find('"', i);
+    if (end == std::string_view::npos) return false;
+    key = s.substr(i, end - i);
+    if (key.find('\\') != std::string_view::npos) return false;
+    i = end + 1;
+    return Eat(':');
+  }
+};
+
+}  // namespace
+
+bool ParseMooncakeLineFast(std::string_view line, int32_t block_tokens, Request& out) {
+  Scanner sc{line};
+  if (!sc.Eat('{')) return false;
+  bool has_ts = false, has_in = false, has_out = false, has_ids = false;
+  double ms = 0;
+  int64_t isl = 0, osl = 0;
+  out.block_hashes.clear();
+  do {
+    std::string_view key;
+    if (!sc.Key(key)) return false;
+    if (key == "timestamp" && !has_ts) {
+      has_ts = sc.Number(ms);
+      if (!has_ts) return false;
+    } else if (key == "input_length" && !has_in) {
+      has_in = sc.Int(isl);
+      if (!has_in) return false;
+    } else if (key == "output_length" && !has_out) {
+      has_out = sc.Int(osl);
+      if (!has_out) return false;
+    } else if (key == "hash_ids" && !has_ids) {
+      has_ids = true;
+      if (!sc.Eat('[')) return false;
+      if (!sc.Eat(']')) {
+        do {
+          int64_t id = 0;
+          if (!sc.Int(id) || id < 0) return false;
+          out.block_hashes.push_back(static_cast<uint64_t>(id));
+        } while (sc.Eat(','));
+        if (!sc.Eat(']')) return false;
+      }
+    } else {
+      return false;
+    }
+  } while (sc.Eat(','));
+  if (!sc.Eat('}')) return false;
+  sc.SkipSpace();
+  if (sc.i != line.size() || !has_ts || !has_in || !has_out) return false;
+  // Valid values only; anything else takes the slow path, which explains the error.
+  if (!(ms >= 0) || ms > 9.0e12 || isl < 1 || isl > kMaxTokens || osl < 1 || osl > kMaxTokens) {
+    return false;
+  }
+  if (has_ids && static_cast<int64_t>(out.block_hashes.size()) !=
+                     (isl + block_tokens - 1) / block_tokens) {
+    return false;
+  }
+  out.arrival = Time::FromNanos(std::llround(ms * 1e6));
+  out.isl = static_cast<int32_t>(isl);
+  out.osl = static_cast<int32_t>(osl);
+  return true;
+}
+
+}  // namespace internal
+
 StatusOr<int64_t> ParseTimestampNs(std::string_view s) {
   // YYYY-MM-DD HH:MM:SS[.f...]
   if (s.size() < 19 || s[4] != '-' || s[7] != '-' || (s[10] != ' ' && s[10] != 'T') ||
@@ -137,6 +250,11 @@ StatusOr<Workload> ReadMooncakeTrace(std::string_view text, const std::string& s
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
     if (options.first > 0 && static_cast<int64_t>(w.requests.size()) >= options.first) break;
+    if (Request fast; internal::ParseMooncakeLineFast(line, options.block_tokens, fast)) {
+      fast.session = SessionId(w.requests.size());
+      w.requests.push_back(std::move(fast));
+      continue;
+    }
     Json obj;
     try {
       obj = Json::parse(line.begin(), line.end());

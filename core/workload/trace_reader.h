@@ -32,6 +32,14 @@ StatusOr<Workload> ReadAzureTrace(std::string_view text, const std::string& sour
 StatusOr<Workload> LoadTrace(const std::string& path, TraceFormat format,
                              const TraceOptions& options);
 
+namespace internal {
+// Fast path of the Mooncake reader: a strict scanner of one well-formed line (exactly the keys
+// timestamp, input_length, output_length and optionally hash_ids, each once, valid values).
+// Returns false for anything else; the reader then parses the line with the JSON library, which
+// accepts the same lines with the same values and reports errors. Exposed for tests.
+bool ParseMooncakeLineFast(std::string_view line, int32_t block_tokens, Request& out);
+}  // namespace internal
+
 // Parses "YYYY-MM-DD HH:MM:SS[.fraction]" (or 'T' separator) into ns since 1970-01-01 UTC.
 StatusOr<int64_t> ParseTimestampNs(std::string_view s);
 
