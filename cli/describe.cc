@@ -69,26 +69,33 @@ Status DescribeModel(const DescribeModelArgs& a) {
   j["native_dtype"] = std::string(DTypeName(m.native_dtype()));
   if (m.moe()) {
     const MoeSpec& e = *m.moe();
-    j["moe"] = {{"experts", e.num_experts},           {"experts_per_token", e.experts_per_token},
+    j["moe"] = {{"experts", e.num_experts},
+                {"experts_per_token", e.experts_per_token},
                 {"expert_intermediate", e.expert_intermediate},
-                {"shared_experts", e.num_shared_experts}, {"moe_layers", m.num_moe_layers()}};
+                {"shared_experts", e.num_shared_experts},
+                {"moe_layers", m.num_moe_layers()}};
   } else {
     j["moe"] = nullptr;
   }
   if (m.mla()) {
     const MlaSpec& l = *m.mla();
-    j["mla"] = {{"q_lora_rank", l.q_lora_rank},           {"kv_lora_rank", l.kv_lora_rank},
-                {"qk_nope_head_dim", l.qk_nope_head_dim}, {"qk_rope_head_dim", l.qk_rope_head_dim},
+    j["mla"] = {{"q_lora_rank", l.q_lora_rank},
+                {"kv_lora_rank", l.kv_lora_rank},
+                {"qk_nope_head_dim", l.qk_nope_head_dim},
+                {"qk_rope_head_dim", l.qk_rope_head_dim},
                 {"v_head_dim", l.v_head_dim}};
   } else {
     j["mla"] = nullptr;
   }
   j["sliding_window"] = m.sliding_window();
   j["kv_bytes_per_token"] = kv_bf16;
-  j["params_breakdown"] = {{"embedding", c.embedding},       {"lm_head", c.lm_head},
-                           {"attention", c.attention},       {"dense_mlp", c.dense_mlp},
+  j["params_breakdown"] = {{"embedding", c.embedding},
+                           {"lm_head", c.lm_head},
+                           {"attention", c.attention},
+                           {"dense_mlp", c.dense_mlp},
                            {"routed_experts", c.routed_experts},
-                           {"shared_experts", c.shared_experts}, {"routers", c.routers},
+                           {"shared_experts", c.shared_experts},
+                           {"routers", c.routers},
                            {"norms", c.norms}};
   j["matmul_flops_per_token"] = m.MatmulFlopsPerToken();
   j["worker"] = {{"tp", a.tp},
@@ -105,15 +112,15 @@ Status DescribeModel(const DescribeModelArgs& a) {
     PrintJson(j);
     return Status::Ok();
   }
-  std::printf("model %s (%s)\n", m.name().c_str(), std::string(ArchitectureName(m.architecture())).c_str());
+  std::printf("model %s (%s)\n", m.name().c_str(),
+              std::string(ArchitectureName(m.architecture())).c_str());
   Row("parameters (total / active)", Billions(c.total) + " / " + Billions(c.active) + " (" +
                                          Billions(c.active_excl_embedding) +
                                          " without the embedding)");
   Row("layers x hidden", std::to_string(m.num_layers()) + " x " + std::to_string(m.hidden_size()));
-  Row("attention heads (q / kv x dim)", std::to_string(m.num_heads()) + " / " +
-                                            std::to_string(m.num_kv_heads()) + " x " +
-                                            std::to_string(m.head_dim()) +
-                                            (m.mla() ? " (MLA)" : ""));
+  Row("attention heads (q / kv x dim)",
+      std::to_string(m.num_heads()) + " / " + std::to_string(m.num_kv_heads()) + " x " +
+          std::to_string(m.head_dim()) + (m.mla() ? " (MLA)" : ""));
   if (m.moe()) {
     const MoeSpec& e = *m.moe();
     Row("experts (routed, top-k, shared)", std::to_string(e.num_experts) + ", " +
@@ -122,11 +129,11 @@ Status DescribeModel(const DescribeModelArgs& a) {
                                                std::to_string(m.num_moe_layers()) + " layers");
   }
   if (m.sliding_window() > 0) Row("sliding window", std::to_string(m.sliding_window()) + " tokens");
-  Row("KV cache per token (bf16)", std::to_string(kv_bf16) + " B" +
-                                      (m.sliding_window() > 0 ? " (full-attention layers)" : ""));
+  Row("KV cache per token (bf16)",
+      std::to_string(kv_bf16) + " B" + (m.sliding_window() > 0 ? " (full-attention layers)" : ""));
   if (m.sliding_window() > 0) {
-    Row("sliding-window KV (bf16)", std::to_string(m.SlidingWindowKvBytes(DType::kBf16)) +
-                                        " B per sequence at most");
+    Row("sliding-window KV (bf16)",
+        std::to_string(m.SlidingWindowKvBytes(DType::kBf16)) + " B per sequence at most");
   }
   char flops[32];
   std::snprintf(flops, sizeof flops, "%.2f GFLOP", m.MatmulFlopsPerToken() / 1e9);
@@ -178,8 +185,8 @@ Status DescribeGpu(const std::string& name, bool json) {
                                             ? Rate(g.nvlink_bandwidth_bytes_per_s) + ", " +
                                                   std::to_string(g.nvlink_domain_size) + " GPUs"
                                             : "none");
-  Row("PCIe (per direction)", Rate(g.pcie_bandwidth_bytes_per_s) + " (Gen" +
-                                  std::to_string(g.pcie_generation) + ")");
+  Row("PCIe (per direction)",
+      Rate(g.pcie_bandwidth_bytes_per_s) + " (Gen" + std::to_string(g.pcie_generation) + ")");
   Row("NIC per GPU (per direction)", Rate(g.nic_bandwidth_bytes_per_s));
   Row("GPUs per node", std::to_string(g.gpus_per_node));
   std::printf("  (%zu figures with public sources: --json lists them)\n", g.sources.size());
@@ -190,7 +197,7 @@ Status DescribeWorkload(const DescribeWorkloadArgs& a) {
   ASSIGN_OR_RETURN(Workload w, LoadWorkload(a.workload, a.overrides));
   const WorkloadStats s = ComputeWorkloadStats(w);
   auto lengths = [](const LengthStats& l) {
-    return Json{{"mean", l.mean}, {"p50", l.p50}, {"p90", l.p90}, {"p99", l.p99},
+    return Json{{"mean", l.mean}, {"p50", l.p50}, {"p90", l.p90},    {"p99", l.p99},
                 {"min", l.min},   {"max", l.max}, {"total", l.total}};
   };
   Json j;
@@ -200,8 +207,8 @@ Status DescribeWorkload(const DescribeWorkloadArgs& a) {
   j["sessions"] = s.sessions;
   j["duration_s"] = Optional(s.duration_s);
   j["mean_rate_rps"] = Optional(s.mean_rate_rps);
-  j["closed_loop_concurrency"] = s.closed_loop_concurrency > 0 ? Json(s.closed_loop_concurrency)
-                                                               : Json(nullptr);
+  j["closed_loop_concurrency"] =
+      s.closed_loop_concurrency > 0 ? Json(s.closed_loop_concurrency) : Json(nullptr);
   j["mean_isl"] = s.isl.mean;
   j["p50_isl"] = s.isl.p50;
   j["p99_isl"] = s.isl.p99;
@@ -227,14 +234,16 @@ Status DescribeWorkload(const DescribeWorkloadArgs& a) {
     Row("duration, mean rate", buf);
   }
   auto len_row = [&](const char* label, const LengthStats& l) {
-    std::snprintf(buf, sizeof buf, "mean %.1f  p50 %" PRId64 "  p90 %" PRId64 "  p99 %" PRId64
-                  "  max %" PRId64, l.mean, l.p50, l.p90, l.p99, l.max);
+    std::snprintf(buf, sizeof buf,
+                  "mean %.1f  p50 %" PRId64 "  p90 %" PRId64 "  p99 %" PRId64 "  max %" PRId64,
+                  l.mean, l.p50, l.p90, l.p99, l.max);
     Row(label, buf);
   };
   len_row("input tokens (ISL)", s.isl);
   len_row("output tokens (OSL)", s.osl);
   if (s.prefix_reuse_ratio) {
-    std::snprintf(buf, sizeof buf, "%.3f (blocks of %d tokens)", *s.prefix_reuse_ratio, s.block_tokens);
+    std::snprintf(buf, sizeof buf, "%.3f (blocks of %d tokens)", *s.prefix_reuse_ratio,
+                  s.block_tokens);
     Row("prefix reuse ratio", buf);
   } else {
     Row("prefix reuse ratio", "n/a (no prefix information)");
@@ -257,7 +266,8 @@ Status DescribeCluster(const DescribeClusterArgs& a) {
     const bool same_node = t.NodeOf(GpuId(0)) == t.NodeOf(GpuId(b));
     const bool same_domain = t.DomainOf(GpuId(0)) == t.DomainOf(GpuId(b));
     return std::string(same_node ? "same node" : "other node") +
-           (same_domain ? ", same NVLink domain" : (spec.nvlink_domain_size > 1 ? ", other NVLink domain" : ", no NVLink"));
+           (same_domain ? ", same NVLink domain"
+                        : (spec.nvlink_domain_size > 1 ? ", other NVLink domain" : ", no NVLink"));
   };
   for (int b : {1, spec.gpus_per_node, spec.nvlink_domain_size}) {
     if (b >= t.num_gpus() || b == 0) continue;

@@ -11,7 +11,7 @@ namespace dynamo::cli {
 
 struct DescribeModelArgs {
   std::string model;
-  std::string dtype = "bf16";     // weights
+  std::string dtype = "bf16";  // weights
   std::string kv_dtype = "bf16";
   int tp = 1, pp = 1, ep = 1;
   bool json = false;

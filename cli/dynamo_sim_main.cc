@@ -46,20 +46,24 @@ int Main(int argc, char** argv) {
   app.require_subcommand(1);
   Status result;
 
-  CLI::App* describe = app.add_subcommand("describe", "Show what is known of a model, GPU, workload or cluster");
+  CLI::App* describe =
+      app.add_subcommand("describe", "Show what is known of a model, GPU, workload or cluster");
   describe->require_subcommand(1);
 
   DescribeModelArgs model_args;
-  CLI::App* model = describe->add_subcommand("model", "A model: parameters, KV bytes, weights per GPU");
-  model->add_option("model", model_args.model,
-                    "Bundled name (" + Join(BundledModelNames()) + ") or a config.json path")
+  CLI::App* model =
+      describe->add_subcommand("model", "A model: parameters, KV bytes, weights per GPU");
+  model
+      ->add_option("model", model_args.model,
+                   "Bundled name (" + Join(BundledModelNames()) + ") or a config.json path")
       ->required();
   model->add_option("--dtype", model_args.dtype, "Weight dtype: fp32, bf16, fp16, fp8, fp4")
       ->capture_default_str();
   model->add_option("--kv-dtype", model_args.kv_dtype, "KV-cache dtype")->capture_default_str();
   model->add_option("--tp", model_args.tp, "Tensor parallelism")->capture_default_str();
   model->add_option("--pp", model_args.pp, "Pipeline parallelism")->capture_default_str();
-  model->add_option("--ep", model_args.ep, "Expert parallelism (divides tp)")->capture_default_str();
+  model->add_option("--ep", model_args.ep, "Expert parallelism (divides tp)")
+      ->capture_default_str();
   model->add_flag("--json", model_args.json, "Print one JSON object");
   model->callback([&] { result = DescribeModel(model_args); });
 
@@ -75,7 +79,8 @@ int Main(int argc, char** argv) {
   uint64_t seed = 0;
   int64_t first = 0;
   double time_scale = 0, rate = 0;
-  CLI::App* wl = describe->add_subcommand("workload", "A workload: request count, rates, lengths, prefix reuse");
+  CLI::App* wl = describe->add_subcommand(
+      "workload", "A workload: request count, rates, lengths, prefix reuse");
   wl->add_option("workload", wl_args.workload,
                  "Bundled spec (" + Join(BundledWorkloadNames()) +
                      "), a spec .json, a Mooncake .jsonl or an Azure .csv trace")
@@ -83,12 +88,14 @@ int Main(int argc, char** argv) {
   CLI::Option* seed_opt =
       wl->add_option("--seed", seed, "Seed for a synthetic spec (overrides the file's)")
           ->check(NonNegativeInteger());
-  CLI::Option* first_opt =
-      wl->add_option("--first", first, "Traces: keep the first N requests")->check(PositiveInteger());
-  CLI::Option* scale_opt = wl->add_option("--time-scale", time_scale, "Traces: multiply arrival times")
-                               ->check(CLI::PositiveNumber);
-  CLI::Option* rate_opt = wl->add_option("--rate", rate, "Traces: rescale to this mean rate (req/s)")
-                              ->check(CLI::PositiveNumber);
+  CLI::Option* first_opt = wl->add_option("--first", first, "Traces: keep the first N requests")
+                               ->check(PositiveInteger());
+  CLI::Option* scale_opt =
+      wl->add_option("--time-scale", time_scale, "Traces: multiply arrival times")
+          ->check(CLI::PositiveNumber);
+  CLI::Option* rate_opt =
+      wl->add_option("--rate", rate, "Traces: rescale to this mean rate (req/s)")
+          ->check(CLI::PositiveNumber);
   scale_opt->excludes(rate_opt);
   wl->add_flag("--json", wl_args.json, "Print one JSON object");
   wl->callback([&] {
@@ -100,10 +107,14 @@ int Main(int argc, char** argv) {
   });
 
   DescribeClusterArgs cl_args;
-  CLI::App* cl = describe->add_subcommand("cluster", "A cluster topology: paths and bottleneck bandwidths");
+  CLI::App* cl =
+      describe->add_subcommand("cluster", "A cluster topology: paths and bottleneck bandwidths");
   cl->add_option("--gpu", cl_args.gpu, "GPU type")->required();
-  cl->add_option("--nodes", cl_args.nodes, "Nodes")->capture_default_str()->check(CLI::Range(1, 100000));
-  cl->add_option("--gpus-per-node", cl_args.gpus_per_node, "GPUs per node (default: the GPU's usual)")
+  cl->add_option("--nodes", cl_args.nodes, "Nodes")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  cl->add_option("--gpus-per-node", cl_args.gpus_per_node,
+                 "GPUs per node (default: the GPU's usual)")
       ->check(CLI::Range(0, 1024));
   cl->add_flag("--json", cl_args.json, "Print one JSON object");
   cl->callback([&] { result = DescribeCluster(cl_args); });

@@ -13,8 +13,7 @@ bool IsExplicitPath(std::string_view ref) {
   auto ends = [&](std::string_view s) {
     return ref.size() > s.size() && ref.substr(ref.size() - s.size()) == s;
   };
-  return ref.find('/') != std::string_view::npos || ends(".json") || ends(".jsonl") ||
-         ends(".csv");
+  return ref.find('/') != std::string_view::npos || ends(".json") || ends(".jsonl") || ends(".csv");
 }
 
 bool LooksLikePath(std::string_view ref) {
@@ -28,7 +27,8 @@ std::vector<std::string> CatalogNames(std::string_view dir, std::string_view suf
   const std::string prefix = std::string(dir) + "/";
   for (const std::string& path : ListEmbeddedFiles(dir)) {
     std::string rest = path.substr(prefix.size());
-    if (rest.size() <= suffix.size() || rest.substr(rest.size() - suffix.size()) != suffix) continue;
+    if (rest.size() <= suffix.size() || rest.substr(rest.size() - suffix.size()) != suffix)
+      continue;
     names.push_back(rest.substr(0, rest.size() - suffix.size()));
   }
   return names;
@@ -52,8 +52,8 @@ StatusOr<JsonNode> LoadCatalogJson(std::string_view ref, std::string_view dir,
   }
   std::string names;
   for (const std::string& n : CatalogNames(dir, suffix)) names += (names.empty() ? "" : ", ") + n;
-  return NotFound("unknown " + std::string(what) + " '" + std::string(ref) + "'; bundled: " +
-                  names + "; or give a path to a JSON file");
+  return NotFound("unknown " + std::string(what) + " '" + std::string(ref) +
+                  "'; bundled: " + names + "; or give a path to a JSON file");
 }
 
 }  // namespace dynamo

@@ -12,7 +12,7 @@ namespace dynamo::internal {
 }
 }  // namespace dynamo::internal
 
-#define DYNAMO_CHECK(cond)                                              \
-  do {                                                                  \
+#define DYNAMO_CHECK(cond)                                                   \
+  do {                                                                       \
     if (!(cond)) ::dynamo::internal::CheckFailed(#cond, __FILE__, __LINE__); \
   } while (0)

@@ -62,8 +62,8 @@ class JsonNode {
   Status CheckKnownKeys(std::initializer_list<std::string_view> allowed) const;
 
   // Arrays.
-  size_t size() const;                // elements of an array, 0 otherwise
-  JsonNode At(size_t i) const;        // precondition: IsArray() && i < size()
+  size_t size() const;                               // elements of an array, 0 otherwise
+  JsonNode At(size_t i) const;                       // precondition: IsArray() && i < size()
   StatusOr<std::vector<JsonNode>> Elements() const;  // error unless an array
 
   // Scalars, with the expected type named in the error.

@@ -35,10 +35,10 @@ class RngStream {
   // Uniform integer in [lo, hi] inclusive. Precondition: lo <= hi.
   int64_t UniformInt(int64_t lo, int64_t hi);
   double Uniform(double lo, double hi);
-  double Exponential(double rate);              // mean 1/rate; rate > 0
-  double Normal(double mean, double stddev);    // Marsaglia polar method
-  double LogNormal(double mu, double sigma);    // exp(Normal(mu, sigma))
-  double Gamma(double shape, double scale);     // Marsaglia-Tsang; shape, scale > 0
+  double Exponential(double rate);            // mean 1/rate; rate > 0
+  double Normal(double mean, double stddev);  // Marsaglia polar method
+  double LogNormal(double mu, double sigma);  // exp(Normal(mu, sigma))
+  double Gamma(double shape, double scale);   // Marsaglia-Tsang; shape, scale > 0
 
   uint64_t key() const { return key_; }
 

@@ -43,7 +43,9 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status FailedPrecondition(std::string m) {
   return {StatusCode::kFailedPrecondition, std::move(m)};
@@ -56,12 +58,12 @@ class [[nodiscard]] StatusOr {
  public:
   StatusOr(const Status& s) : status_(s) { DYNAMO_CHECK(!s.ok()); }  // NOLINT: implicit by design
   StatusOr(Status&& s) : status_(std::move(s)) { DYNAMO_CHECK(!status_.ok()); }  // NOLINT
-  StatusOr(const T& v) : value_(v) {}       // NOLINT
-  StatusOr(T&& v) : value_(std::move(v)) {}  // NOLINT
+  StatusOr(const T& v) : value_(v) {}                                            // NOLINT
+  StatusOr(T&& v) : value_(std::move(v)) {}                                      // NOLINT
   template <typename U>
-    requires(std::is_constructible_v<T, U &&> && !std::is_same_v<std::decay_t<U>, T> &&
-             !std::is_same_v<std::decay_t<U>, Status>)
-  StatusOr(U&& v) : value_(std::forward<U>(v)) {}  // NOLINT
+  requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, T> &&
+           !std::is_same_v<std::decay_t<U>, Status>) StatusOr(U&& v)
+      : value_(std::forward<U>(v)) {}  // NOLINT
 
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
@@ -94,9 +96,9 @@ class [[nodiscard]] StatusOr {
 #define DYNAMO_CONCAT_INNER(a, b) a##b
 #define DYNAMO_CONCAT(a, b) DYNAMO_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)                     \
-  do {                                            \
-    ::dynamo::Status _dynamo_status = (expr);     \
+#define RETURN_IF_ERROR(expr)                        \
+  do {                                               \
+    ::dynamo::Status _dynamo_status = (expr);        \
     if (!_dynamo_status.ok()) return _dynamo_status; \
   } while (0)
 

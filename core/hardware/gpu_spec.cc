@@ -9,8 +9,8 @@ namespace dynamo {
 namespace {
 
 // Reads {"value": x, "source": "..."}; records the source under `label`.
-StatusOr<double> Figure(const JsonNode& parent, std::string_view key, Bounds b,
-                        std::string label, GpuSpec& spec) {
+StatusOr<double> Figure(const JsonNode& parent, std::string_view key, Bounds b, std::string label,
+                        GpuSpec& spec) {
   ASSIGN_OR_RETURN(JsonNode fig, parent.Get(key));
   RETURN_IF_ERROR(fig.CheckKnownKeys({"value", "source", "note"}));
   ASSIGN_OR_RETURN(double v, fig.GetDouble("value", b));
@@ -31,17 +31,17 @@ StatusOr<std::optional<double>> OptionalFigure(const JsonNode& parent, std::stri
 
 StatusOr<GpuSpec> GpuSpec::FromJson(const JsonNode& root) {
   GpuSpec g;
-  RETURN_IF_ERROR(root.CheckKnownKeys({"name", "display_name", "architecture", "compute_capability",
-                                       "memory_bytes", "hbm_bandwidth_bytes_per_s", "sm_count",
-                                       "dense_tflops", "nvlink", "pcie", "nic", "gpus_per_node",
-                                       "notes"}));
+  RETURN_IF_ERROR(
+      root.CheckKnownKeys({"name", "display_name", "architecture", "compute_capability",
+                           "memory_bytes", "hbm_bandwidth_bytes_per_s", "sm_count", "dense_tflops",
+                           "nvlink", "pcie", "nic", "gpus_per_node", "notes"}));
   ASSIGN_OR_RETURN(g.name, root.GetString("name"));
   ASSIGN_OR_RETURN(g.display_name, root.GetStringOr("display_name", g.name));
   ASSIGN_OR_RETURN(g.architecture,
                    root.GetEnum("architecture", {"ampere", "ada", "hopper", "blackwell"}));
   ASSIGN_OR_RETURN(g.compute_capability, root.GetStringOr("compute_capability", ""));
-  ASSIGN_OR_RETURN(double mem, Figure(root, "memory_bytes", Bounds::Between(1e9, 1e13),
-                                      "memory_bytes", g));
+  ASSIGN_OR_RETURN(double mem,
+                   Figure(root, "memory_bytes", Bounds::Between(1e9, 1e13), "memory_bytes", g));
   g.memory_bytes = std::llround(mem);
   ASSIGN_OR_RETURN(g.hbm_bandwidth_bytes_per_s,
                    Figure(root, "hbm_bandwidth_bytes_per_s", Bounds::Between(1e10, 1e14),
@@ -58,14 +58,14 @@ StatusOr<GpuSpec> GpuSpec::FromJson(const JsonNode& root) {
   g.fp8_tflops = fp8.value_or(0.0);
   g.fp4_tflops = fp4.value_or(0.0);
   for (const char* extra : {"fp16", "tf32", "fp32"}) {
-    ASSIGN_OR_RETURN(auto ignored, OptionalFigure(tflops, extra, tf,
-                                                  std::string("dense_tflops.") + extra, g));
+    ASSIGN_OR_RETURN(auto ignored,
+                     OptionalFigure(tflops, extra, tf, std::string("dense_tflops.") + extra, g));
     (void)ignored;
   }
 
   if (auto nvlink = root.Find("nvlink")) {
-    RETURN_IF_ERROR(nvlink->CheckKnownKeys({"bandwidth_bytes_per_s", "domain_size", "generation",
-                                            "note"}));
+    RETURN_IF_ERROR(
+        nvlink->CheckKnownKeys({"bandwidth_bytes_per_s", "domain_size", "generation", "note"}));
     ASSIGN_OR_RETURN(g.nvlink_bandwidth_bytes_per_s,
                      Figure(*nvlink, "bandwidth_bytes_per_s", Bounds::Between(1e9, 1e14),
                             "nvlink.bandwidth_bytes_per_s", g));
@@ -78,16 +78,16 @@ StatusOr<GpuSpec> GpuSpec::FromJson(const JsonNode& root) {
   ASSIGN_OR_RETURN(g.pcie_bandwidth_bytes_per_s,
                    Figure(pcie, "bandwidth_bytes_per_s", Bounds::Between(1e9, 1e13),
                           "pcie.bandwidth_bytes_per_s", g));
-  ASSIGN_OR_RETURN(auto gen, OptionalFigure(pcie, "generation", Bounds::Between(1, 10),
-                                            "pcie.generation", g));
+  ASSIGN_OR_RETURN(
+      auto gen, OptionalFigure(pcie, "generation", Bounds::Between(1, 10), "pcie.generation", g));
   g.pcie_generation = static_cast<int>(gen.value_or(0));
   ASSIGN_OR_RETURN(JsonNode nic, root.Get("nic"));
   RETURN_IF_ERROR(nic.CheckKnownKeys({"bandwidth_bytes_per_s", "note"}));
   ASSIGN_OR_RETURN(g.nic_bandwidth_bytes_per_s,
                    Figure(nic, "bandwidth_bytes_per_s", Bounds::Between(0, 1e13),
                           "nic.bandwidth_bytes_per_s", g));
-  ASSIGN_OR_RETURN(double gpn, Figure(root, "gpus_per_node", Bounds::Between(1, 1024),
-                                      "gpus_per_node", g));
+  ASSIGN_OR_RETURN(double gpn,
+                   Figure(root, "gpus_per_node", Bounds::Between(1, 1024), "gpus_per_node", g));
   g.gpus_per_node = static_cast<int>(gpn);
   return g;
 }

@@ -26,8 +26,8 @@ struct GpuSpec {
   double hbm_bandwidth_bytes_per_s = 0;
   int sm_count = 0;
   double bf16_tflops = 0;
-  double fp8_tflops = 0;  // 0: no FP8 tensor cores
-  double fp4_tflops = 0;  // 0: no FP4 tensor cores
+  double fp8_tflops = 0;                    // 0: no FP8 tensor cores
+  double fp4_tflops = 0;                    // 0: no FP4 tensor cores
   double nvlink_bandwidth_bytes_per_s = 0;  // 0: no NVLink
   int nvlink_domain_size = 1;               // GPUs in one NVLink/NVSwitch domain
   double pcie_bandwidth_bytes_per_s = 0;

@@ -44,20 +44,21 @@ StatusOr<Architecture> ParseArchitecture(const JsonNode& root) {
     for (const auto& e : kArchitectures) {
       if (e.hf_class == cls) return e.arch;
     }
-    return list[0].Error("unsupported architecture \"" + cls + "\"; supported: " +
-                         SupportedArchitectures());
+    return list[0].Error("unsupported architecture \"" + cls +
+                         "\"; supported: " + SupportedArchitectures());
   }
   auto type = root.Find("model_type");
   if (!type) {
-    return root.Error("missing 'architectures' (and 'model_type'); is this a Hugging Face "
-                      "config.json?");
+    return root.Error(
+        "missing 'architectures' (and 'model_type'); is this a Hugging Face "
+        "config.json?");
   }
   ASSIGN_OR_RETURN(std::string t, type->AsString());
   for (const auto& e : kArchitectures) {
     if (e.model_type == t) return e.arch;
   }
-  return type->Error("unsupported model_type \"" + t + "\"; supported architectures: " +
-                     SupportedArchitectures());
+  return type->Error("unsupported model_type \"" + t +
+                     "\"; supported architectures: " + SupportedArchitectures());
 }
 
 std::string JoinInts(const std::vector<int64_t>& v) {
@@ -145,10 +146,11 @@ StatusOr<ModelSpec> ModelSpec::FromConfig(const JsonNode& root, std::string name
       MoeSpec moe;
       const char* experts_key = "num_local_experts";
       ASSIGN_OR_RETURN(moe.num_experts, root.GetInt(experts_key, Bounds::Between(1, kMaxExperts)));
-      const char* topk_key = root.Has("num_experts_per_tok") ? "num_experts_per_tok"
-                                                             : "experts_per_token";
-      ASSIGN_OR_RETURN(moe.experts_per_token,
-                       root.GetInt(topk_key, Bounds::Between(1, static_cast<double>(moe.num_experts))));
+      const char* topk_key =
+          root.Has("num_experts_per_tok") ? "num_experts_per_tok" : "experts_per_token";
+      ASSIGN_OR_RETURN(
+          moe.experts_per_token,
+          root.GetInt(topk_key, Bounds::Between(1, static_cast<double>(moe.num_experts))));
       ASSIGN_OR_RETURN(moe.expert_intermediate, root.GetInt("intermediate_size", dim));
       moe.expert_bias = moe.router_bias = m.arch_ == Architecture::kGptOss;
       m.intermediate_ = moe.expert_intermediate;
@@ -157,18 +159,21 @@ StatusOr<ModelSpec> ModelSpec::FromConfig(const JsonNode& root, std::string name
     }
     case Architecture::kQwen3Moe: {
       MoeSpec moe;
-      ASSIGN_OR_RETURN(moe.num_experts, root.GetInt("num_experts", Bounds::Between(1, kMaxExperts)));
+      ASSIGN_OR_RETURN(moe.num_experts,
+                       root.GetInt("num_experts", Bounds::Between(1, kMaxExperts)));
       ASSIGN_OR_RETURN(moe.experts_per_token,
                        root.GetInt("num_experts_per_tok",
                                    Bounds::Between(1, static_cast<double>(moe.num_experts))));
       ASSIGN_OR_RETURN(moe.expert_intermediate, root.GetInt("moe_intermediate_size", dim));
-      ASSIGN_OR_RETURN(m.intermediate_, root.GetIntOr("intermediate_size", 0, Bounds::Between(0, kMaxDim)));
+      ASSIGN_OR_RETURN(m.intermediate_,
+                       root.GetIntOr("intermediate_size", 0, Bounds::Between(0, kMaxDim)));
       ASSIGN_OR_RETURN(m.moe_layer_step_,
                        root.GetIntOr("decoder_sparse_step", 1, Bounds::Between(1, kMaxLayers)));
       if (auto dense = root.Find("mlp_only_layers")) {
         ASSIGN_OR_RETURN(auto list, dense->Elements());
         for (const JsonNode& l : list) {
-          ASSIGN_OR_RETURN(int64_t idx, l.AsInt(Bounds::Between(0, static_cast<double>(m.layers_ - 1))));
+          ASSIGN_OR_RETURN(int64_t idx,
+                           l.AsInt(Bounds::Between(0, static_cast<double>(m.layers_ - 1))));
           m.dense_layers_.push_back(idx);
         }
       }
@@ -230,7 +235,8 @@ StatusOr<ModelSpec> ModelSpec::FromConfig(const JsonNode& root, std::string name
       ASSIGN_OR_RETURN(m.sliding_window_, root.GetInt("sliding_window", Bounds::Between(1, 1e9)));
     }
   } else if (m.arch_ == Architecture::kMistral) {
-    ASSIGN_OR_RETURN(m.sliding_window_, root.GetIntOr("sliding_window", 0, Bounds::Between(0, 1e9)));
+    ASSIGN_OR_RETURN(m.sliding_window_,
+                     root.GetIntOr("sliding_window", 0, Bounds::Between(0, 1e9)));
     if (m.sliding_window_ > 0) m.sliding_layers_.assign(m.layers_, true);
   }
   return m;
@@ -337,9 +343,8 @@ int64_t ModelSpec::SlidingWindowKvBytes(DType kv_dtype) const {
 }
 
 int64_t ModelSpec::KvBytesPerTokenPerGpu(DType kv_dtype, const Parallelism& p) const {
-  const double per_layer =
-      mla_ ? static_cast<double>(mla_->kv_lora_rank + mla_->qk_rope_head_dim)
-           : 2.0 * std::max<int64_t>(1, kv_heads_ / p.tp) * head_dim_;
+  const double per_layer = mla_ ? static_cast<double>(mla_->kv_lora_rank + mla_->qk_rope_head_dim)
+                                : 2.0 * std::max<int64_t>(1, kv_heads_ / p.tp) * head_dim_;
   int64_t max_full = 0;
   for (int s = 0; s < p.pp; ++s) {
     auto [first, last] = StageLayers(layers_, p.pp, s);
@@ -388,13 +393,15 @@ Status ModelSpec::CheckParallelism(const Parallelism& p) const {
   }
   const int64_t dense_inter = intermediate_;
   if (dense_inter > 0 && (num_moe_layers() < layers_) && dense_inter % p.tp != 0) {
-    return FailedPrecondition("tp: " + std::to_string(p.tp) + " does not divide intermediate_size " +
-                              std::to_string(dense_inter) + " of " + name_);
+    return FailedPrecondition("tp: " + std::to_string(p.tp) +
+                              " does not divide intermediate_size " + std::to_string(dense_inter) +
+                              " of " + name_);
   }
   if (!moe_) {
     if (p.ep != 1) {
-      return FailedPrecondition("ep: " + std::to_string(p.ep) + " needs a mixture-of-experts model; " +
-                                name_ + " is dense, use ep 1");
+      return FailedPrecondition("ep: " + std::to_string(p.ep) +
+                                " needs a mixture-of-experts model; " + name_ +
+                                " is dense, use ep 1");
     }
     return Status::Ok();
   }

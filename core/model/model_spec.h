@@ -39,12 +39,12 @@ struct MlaSpec {
 };
 
 struct MoeSpec {
-  int64_t num_experts = 0;         // routed experts per MoE layer
-  int64_t experts_per_token = 0;   // top-k
+  int64_t num_experts = 0;        // routed experts per MoE layer
+  int64_t experts_per_token = 0;  // top-k
   int64_t expert_intermediate = 0;
-  int64_t num_shared_experts = 0;  // always-active experts (DeepSeek)
-  int64_t shared_intermediate = 0; // per shared expert
-  bool expert_bias = false;        // GPT-OSS experts and router carry biases
+  int64_t num_shared_experts = 0;   // always-active experts (DeepSeek)
+  int64_t shared_intermediate = 0;  // per shared expert
+  bool expert_bias = false;         // GPT-OSS experts and router carry biases
   bool router_bias = false;
 };
 
@@ -65,14 +65,14 @@ struct ParamCounts {
   // Active minus the input embedding table, whose lookup is no matmul (DeepSeek's and OpenAI's
   // convention: DeepSeek-V3 37B, gpt-oss-120b 5.1B).
   int64_t active_excl_embedding = 0;
-  int64_t embedding = 0;   // input embedding table
-  int64_t lm_head = 0;     // 0 when tied to the embedding
-  int64_t attention = 0;   // all layers, incl. attention norms/biases
-  int64_t dense_mlp = 0;   // dense FFN layers
+  int64_t embedding = 0;  // input embedding table
+  int64_t lm_head = 0;    // 0 when tied to the embedding
+  int64_t attention = 0;  // all layers, incl. attention norms/biases
+  int64_t dense_mlp = 0;  // dense FFN layers
   int64_t routed_experts = 0;
   int64_t shared_experts = 0;
   int64_t routers = 0;
-  int64_t norms = 0;       // layer norms and the final norm
+  int64_t norms = 0;  // layer norms and the final norm
 };
 
 class ModelSpec {
@@ -155,7 +155,7 @@ class ModelSpec {
   int64_t moe_layer_step_ = 1;         // Qwen-MoE decoder_sparse_step
   std::vector<int64_t> dense_layers_;  // Qwen-MoE mlp_only_layers
   int64_t sliding_window_ = 0;
-  std::vector<bool> sliding_layers_;   // [layer]
+  std::vector<bool> sliding_layers_;  // [layer]
 };
 
 }  // namespace dynamo

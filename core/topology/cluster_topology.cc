@@ -41,12 +41,11 @@ StatusOr<ClusterSpec> ClusterSpec::ForGpu(const GpuSpec& gpu, int nodes, int gpu
   s.nvlink_domain_size = nvlink ? std::min(gpu.nvlink_domain_size, total) : 1;
   if (s.nvlink_domain_size > s.gpus_per_node && total % s.nvlink_domain_size != 0) {
     const int nodes_per_domain = s.nvlink_domain_size / std::max(1, s.gpus_per_node);
-    return InvalidArgument("nodes: " + std::to_string(nodes) + " x " +
-                           std::to_string(s.gpus_per_node) + " " + gpu.name +
-                           " GPUs split an NVLink domain of " +
-                           std::to_string(s.nvlink_domain_size) + " GPUs; use a multiple of " +
-                           std::to_string(nodes_per_domain) + " nodes, or fewer than " +
-                           std::to_string(nodes_per_domain));
+    return InvalidArgument(
+        "nodes: " + std::to_string(nodes) + " x " + std::to_string(s.gpus_per_node) + " " +
+        gpu.name + " GPUs split an NVLink domain of " + std::to_string(s.nvlink_domain_size) +
+        " GPUs; use a multiple of " + std::to_string(nodes_per_domain) + " nodes, or fewer than " +
+        std::to_string(nodes_per_domain));
   }
   if (s.nvlink_domain_size < s.gpus_per_node && s.gpus_per_node % s.nvlink_domain_size != 0) {
     return InvalidArgument("gpus_per_node: " + std::to_string(s.gpus_per_node) +
@@ -147,7 +146,8 @@ StatusOr<ClusterTopology> ClusterTopology::Build(const ClusterSpec& spec) {
 std::string ClusterTopology::VertexName(int vertex) const { return vertex_names_.at(vertex); }
 
 GpuPath ClusterTopology::Path(GpuId a, GpuId b) const {
-  DYNAMO_CHECK(static_cast<int>(a.value()) < num_gpus() && static_cast<int>(b.value()) < num_gpus());
+  DYNAMO_CHECK(static_cast<int>(a.value()) < num_gpus() &&
+               static_cast<int>(b.value()) < num_gpus());
   GpuPath path;
   if (a == b) {
     path.bottleneck_bandwidth = std::numeric_limits<double>::infinity();
@@ -157,11 +157,10 @@ GpuPath ClusterTopology::Path(GpuId a, GpuId b) const {
   const size_t n = boost::num_vertices(g);
   std::vector<Graph::G::vertex_descriptor> pred(n);
   std::vector<double> dist(n);
-  boost::dijkstra_shortest_paths(
-      g, a.value(),
-      boost::predecessor_map(pred.data())
-          .distance_map(dist.data())
-          .weight_map(boost::get(&Graph::EdgeProps::cost, g)));
+  boost::dijkstra_shortest_paths(g, a.value(),
+                                 boost::predecessor_map(pred.data())
+                                     .distance_map(dist.data())
+                                     .weight_map(boost::get(&Graph::EdgeProps::cost, g)));
   DYNAMO_CHECK(pred[b.value()] != b.value());  // the fabric connects every GPU
   // Walk back from b; pick the cheapest parallel edge between consecutive vertices.
   std::vector<LinkId> rev;
@@ -186,24 +185,28 @@ GpuPath ClusterTopology::Path(GpuId a, GpuId b) const {
   return path;
 }
 
-StatusOr<std::vector<std::vector<GpuId>>> ClusterTopology::Place(const std::vector<int>& gpus) const {
+StatusOr<std::vector<std::vector<GpuId>>> ClusterTopology::Place(
+    const std::vector<int>& gpus) const {
   const int total = std::accumulate(gpus.begin(), gpus.end(), 0);
   if (total > num_gpus()) {
-    return FailedPrecondition("the workers need " + std::to_string(total) + " GPUs; the cluster has " +
-                              std::to_string(num_gpus()) + " (" + std::to_string(spec_.nodes) +
-                              " nodes x " + std::to_string(spec_.gpus_per_node) + ")");
+    return FailedPrecondition("the workers need " + std::to_string(total) +
+                              " GPUs; the cluster has " + std::to_string(num_gpus()) + " (" +
+                              std::to_string(spec_.nodes) + " nodes x " +
+                              std::to_string(spec_.gpus_per_node) + ")");
   }
   const int domain = spec_.nvlink_domain_size;
   const int domains = num_gpus() / domain;
   std::vector<int> used(domains, 0);  // GPUs taken in each domain, allocated from its start
   std::vector<size_t> order(gpus.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return gpus[x] > gpus[y]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t x, size_t y) { return gpus[x] > gpus[y]; });
   std::vector<std::vector<GpuId>> out(gpus.size());
   for (size_t w : order) {
     const int need = gpus[w];
-    if (need < 1) return InvalidArgument("worker " + std::to_string(w) + " needs " +
-                                         std::to_string(need) + " GPUs; must be >= 1");
+    if (need < 1)
+      return InvalidArgument("worker " + std::to_string(w) + " needs " + std::to_string(need) +
+                             " GPUs; must be >= 1");
     if (need <= domain) {
       // Best fit: the domain with the least room that still fits (lowest index on ties).
       int best = -1;

@@ -22,10 +22,10 @@ namespace dynamo {
 struct ClusterSpec {
   int nodes = 1;
   int gpus_per_node = 8;
-  int nvlink_domain_size = 8;        // GPUs per NVLink domain; 1 = no NVLink
-  double nvlink_bandwidth = 450e9;   // bytes/s per direction per GPU
-  double pcie_bandwidth = 64e9;      // bytes/s per direction per GPU
-  double nic_bandwidth = 50e9;       // bytes/s per direction per GPU (one NIC per GPU)
+  int nvlink_domain_size = 8;       // GPUs per NVLink domain; 1 = no NVLink
+  double nvlink_bandwidth = 450e9;  // bytes/s per direction per GPU
+  double pcie_bandwidth = 64e9;     // bytes/s per direction per GPU
+  double nic_bandwidth = 50e9;      // bytes/s per direction per GPU (one NIC per GPU)
   // One-way latencies per hop. Assumptions until calibrated by the profiler's transfer tables:
   // NVLink/NVSwitch ~1 us per hop, PCIe ~1 us, NIC + fabric (RDMA through a switch) ~5 us.
   Duration nvlink_latency = Duration::Nanos(1000);
@@ -49,7 +49,7 @@ struct Link {
 using LinkId = StrongId<struct LinkIdTag, uint32_t>;
 
 struct GpuPath {
-  std::vector<LinkId> links;  // in order from source to destination; empty for a == b
+  std::vector<LinkId> links;        // in order from source to destination; empty for a == b
   double bottleneck_bandwidth = 0;  // min over links; +inf for a == b
   Duration latency;                 // sum over links
 };

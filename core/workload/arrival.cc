@@ -63,8 +63,8 @@ double RateShape::RateAt(double t) const {
     case Kind::kConstant:
       return rate_;
     case Kind::kSinusoid:
-      return min_rps_ + (max_rps_ - min_rps_) * 0.5 *
-                            (1.0 - std::cos(2.0 * std::numbers::pi * t / period_s_));
+      return min_rps_ +
+             (max_rps_ - min_rps_) * 0.5 * (1.0 - std::cos(2.0 * std::numbers::pi * t / period_s_));
     case Kind::kSteps: {
       double r = steps_.front().second;
       for (const auto& [start, rate] : steps_) {

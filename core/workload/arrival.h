@@ -28,24 +28,24 @@ class RateShape {
   static RateShape Constant(double rate_rps);
 
   double RateAt(double t_s) const;
-  double Cumulative(double t_s) const;          // Lambda(t): expected arrivals in [0, t]
+  double Cumulative(double t_s) const;  // Lambda(t): expected arrivals in [0, t]
   // Smallest t with Lambda(t) >= s; +infinity when the rate stays zero and never gets there.
   double InverseCumulative(double s) const;
 
  private:
   enum class Kind { kConstant, kSinusoid, kSteps };
   Kind kind_ = Kind::kConstant;
-  double rate_ = 0;                                 // constant
+  double rate_ = 0;                                  // constant
   double period_s_ = 0, min_rps_ = 0, max_rps_ = 0;  // sinusoid
-  std::vector<std::pair<double, double>> steps_;    // (start_s, rate_rps), sorted
-  std::vector<double> step_cumulative_;             // Lambda at each step start
+  std::vector<std::pair<double, double>> steps_;     // (start_s, rate_rps), sorted
+  std::vector<double> step_cumulative_;              // Lambda at each step start
 };
 
 struct ArrivalSpec {
   enum class Process { kPoisson, kGamma, kConstant, kConcurrency };
   Process process = Process::kPoisson;
-  double cv = 1.0;       // gamma only (required there): coefficient of variation of the gaps
-  int concurrency = 0;   // closed loop only
+  double cv = 1.0;      // gamma only (required there): coefficient of variation of the gaps
+  int concurrency = 0;  // closed loop only
   RateShape shape = RateShape::Constant(1.0);
 
   static StatusOr<ArrivalSpec> Parse(const JsonNode& node);

@@ -76,13 +76,14 @@ StatusOr<DistributionSpec> DistributionSpec::Parse(const JsonNode& node,
     ASSIGN_OR_RETURN(double v, node.AsDouble(domain));
     return Fixed(v);
   }
-  ASSIGN_OR_RETURN(std::string dist, node.GetEnum("dist", {"fixed", "uniform", "normal",
-                                                           "lognormal", "empirical"}));
+  ASSIGN_OR_RETURN(std::string dist,
+                   node.GetEnum("dist", {"fixed", "uniform", "normal", "lognormal", "empirical"}));
   DistributionSpec d;
   // Optional clamps, themselves inside the domain.
   ASSIGN_OR_RETURN(double lo, node.GetDoubleOr("min", domain.min.value_or(-1e300), domain));
   ASSIGN_OR_RETURN(double hi, node.GetDoubleOr("max", domain.max.value_or(1e300), domain));
-  if (lo > hi) return node.Error("min " + std::to_string(lo) + " exceeds max " + std::to_string(hi));
+  if (lo > hi)
+    return node.Error("min " + std::to_string(lo) + " exceeds max " + std::to_string(hi));
   d.lo_ = lo;
   d.hi_ = hi;
   if (dist == "fixed") {
@@ -140,8 +141,8 @@ double DistributionSpec::Sample(RngStream& rng) const {
     case Kind::kFixed:
       return a_;
     case Kind::kUniform:
-      v = integer_uniform_ ? static_cast<double>(rng.UniformInt(static_cast<int64_t>(a_),
-                                                                static_cast<int64_t>(b_)))
+      v = integer_uniform_ ? static_cast<double>(
+                                 rng.UniformInt(static_cast<int64_t>(a_), static_cast<int64_t>(b_)))
                            : rng.Uniform(a_, b_);
       break;
     case Kind::kNormal:

@@ -12,12 +12,12 @@
 namespace dynamo {
 
 struct Request {
-  RequestId id;           // dense: index in Workload::requests
-  Time arrival;           // since the start of the workload; 0 for closed-loop workloads
-  int32_t isl = 0;        // prompt tokens
-  int32_t osl = 0;        // tokens to generate
-  SessionId session;      // conversation; a fresh session per request when there are none
-  int32_t turn = 0;       // 0-based turn within the session
+  RequestId id;       // dense: index in Workload::requests
+  Time arrival;       // since the start of the workload; 0 for closed-loop workloads
+  int32_t isl = 0;    // prompt tokens
+  int32_t osl = 0;    // tokens to generate
+  SessionId session;  // conversation; a fresh session per request when there are none
+  int32_t turn = 0;   // 0-based turn within the session
   // Prompt content identity, one hash per Workload::block_tokens tokens (the last block may be
   // partial): equal hashes at position i mean identical prompts through block i. Empty when the
   // source has no prefix information (Azure traces).
@@ -33,8 +33,8 @@ struct Workload {
   // > 0: a closed loop that keeps this many requests in flight; arrivals follow completions, so
   // every Request::arrival is 0 and only the order of requests matters.
   int32_t closed_loop_concurrency = 0;
-  uint64_t seed = 0;              // the seed that generated it (0 for traces)
-  std::string source;             // file it came from, for messages and reports
+  uint64_t seed = 0;   // the seed that generated it (0 for traces)
+  std::string source;  // file it came from, for messages and reports
 };
 
 // Sorts by arrival (stable, so equal times keep file order) and renumbers ids 0..n-1.

@@ -1,8 +1,8 @@
 #include "core/workload/synthetic_workload.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 namespace dynamo {
@@ -68,12 +68,13 @@ double ExpectedBytes(const SyntheticSpec& spec) {
   if (spec.turns) {  // turn k resends k earlier turns: on average (T - 1) / 2 of them
     prompt += 0.5 * (spec.turns->Mean() - 1.0) * (spec.isl.Mean() + spec.osl.Mean());
   }
-  const double per_request = 8.0 * std::ceil(prompt / spec.block_tokens) +
-                             (spec.token_ids ? 4.0 * prompt : 0.0);
+  const double per_request =
+      8.0 * std::ceil(prompt / spec.block_tokens) + (spec.token_ids ? 4.0 * prompt : 0.0);
   return requests * per_request;
 }
 
-std::string TooLarge(const SyntheticSpec& spec, const std::string& source, const std::string& what) {
+std::string TooLarge(const SyntheticSpec& spec, const std::string& source,
+                     const std::string& what) {
   return source + ": the workload needs " + what + " of prompt hashes" +
          (spec.token_ids ? " and token ids" : "") + ", over the " +
          std::to_string(kMaxWorkloadBytes >> 30) +
@@ -98,8 +99,9 @@ StatusOr<SyntheticSpec> SyntheticSpec::Parse(const JsonNode& root, const std::st
   ASSIGN_OR_RETURN(JsonNode arrival, root.Get("arrival"));
   ASSIGN_OR_RETURN(s.arrival, ArrivalSpec::Parse(arrival));
   if (s.arrival.closed_loop() && s.duration_s > 0) {
-    return root.Error("a closed-loop workload (arrival.process \"concurrency\") needs "
-                      "'requests', not 'duration_s'");
+    return root.Error(
+        "a closed-loop workload (arrival.process \"concurrency\") needs "
+        "'requests', not 'duration_s'");
   }
   const Bounds tokens = Bounds::Between(1, kMaxTokens);
   ASSIGN_OR_RETURN(JsonNode isl, root.Get("isl"));
@@ -170,9 +172,8 @@ StatusOr<Workload> GenerateWorkload(const SyntheticSpec& spec, const std::string
       if (start >= scratch[spec.requests - 1]) break;
     }
     const int64_t turns = spec.turns ? RoundCount(spec.turns->Sample(turns_rng)) : 1;
-    const int64_t group = spec.prefix_groups > 0
-                              ? static_cast<int64_t>(group_rng.Below(spec.prefix_groups))
-                              : -1;
+    const int64_t group =
+        spec.prefix_groups > 0 ? static_cast<int64_t>(group_rng.Below(spec.prefix_groups)) : -1;
     segments.clear();
     int64_t prompt_len = 0;
     Time arrival = start;
@@ -183,8 +184,8 @@ StatusOr<Workload> GenerateWorkload(const SyntheticSpec& spec, const std::string
       int64_t user = RoundCount(spec.isl.Sample(isl_rng));
       const int64_t osl = RoundCount(spec.osl.Sample(osl_rng));
       if (turn == 0 && group >= 0) {
-        segments.push_back({SegmentId(root.key(), "system", static_cast<uint64_t>(group), 0),
-                            spec.shared_tokens});
+        segments.push_back(
+            {SegmentId(root.key(), "system", static_cast<uint64_t>(group), 0), spec.shared_tokens});
         prompt_len += spec.shared_tokens;
         user = std::max<int64_t>(1, user - spec.shared_tokens);
       }
@@ -192,7 +193,8 @@ StatusOr<Workload> GenerateWorkload(const SyntheticSpec& spec, const std::string
       prompt_len += user;
       if (prompt_len > std::numeric_limits<int32_t>::max()) {
         return InvalidArgument(source + ": session " + std::to_string(session) + " turn " +
-                               std::to_string(turn) + " prompt exceeds 2^31 tokens; lower "
+                               std::to_string(turn) +
+                               " prompt exceeds 2^31 tokens; lower "
                                "sessions.turns or isl");
       }
       if (arrival < end) {
@@ -205,8 +207,8 @@ StatusOr<Workload> GenerateWorkload(const SyntheticSpec& spec, const std::string
         bytes += 8 * ((prompt_len + spec.block_tokens - 1) / spec.block_tokens) +
                  (spec.token_ids ? 4 * prompt_len : 0);
         if (bytes > kMaxWorkloadBytes) {
-          return InvalidArgument(
-              TooLarge(spec, source, "more memory by request " + std::to_string(w.requests.size())));
+          return InvalidArgument(TooLarge(
+              spec, source, "more memory by request " + std::to_string(w.requests.size())));
         }
         HashBlocks(segments, prompt_len, spec.block_tokens, r.block_hashes);
         if (spec.token_ids) TokenIds(segments, spec.vocab_size, r.token_ids);

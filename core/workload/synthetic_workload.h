@@ -27,8 +27,8 @@
 namespace dynamo {
 
 struct SyntheticSpec {
-  int64_t requests = 0;     // count mode when > 0
-  double duration_s = 0;    // duration mode when > 0 (open loop only)
+  int64_t requests = 0;   // count mode when > 0
+  double duration_s = 0;  // duration mode when > 0 (open loop only)
   uint64_t seed = 0;
   ArrivalSpec arrival;
   DistributionSpec isl = DistributionSpec::Fixed(1);

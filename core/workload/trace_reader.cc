@@ -29,13 +29,14 @@ StatusOr<int32_t> TokenCount(const Json& obj, std::string_view field, const std:
   auto it = obj.find(field);
   if (it == obj.end()) return FieldError(source, line, field, "missing; expected an integer >= 1");
   const Json& v = *it;
-  if (!v.is_number_integer() && !(v.is_number_float() && v.get<double>() == std::floor(v.get<double>()))) {
+  if (!v.is_number_integer() &&
+      !(v.is_number_float() && v.get<double>() == std::floor(v.get<double>()))) {
     return FieldError(source, line, field, v.dump() + " is not an integer; expected >= 1");
   }
   const double d = v.get<double>();
   if (d < 1 || d > kMaxTokens) {
-    return FieldError(source, line, field, v.dump() + " is out of range; expected 1.." +
-                                               std::to_string(kMaxTokens));
+    return FieldError(source, line, field,
+                      v.dump() + " is out of range; expected 1.." + std::to_string(kMaxTokens));
   }
   return static_cast<int32_t>(d);
 }
@@ -58,6 +59,29 @@ int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
   const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   return era * 146097 + doe - 719468;
 }
+
+// The non-blank lines of a text, with 1-based line numbers for messages.
+class LineReader {
+ public:
+  explicit LineReader(std::string_view text) : text_(text) {}
+  bool Next(std::string_view& line) {
+    while (pos_ < text_.size()) {
+      size_t nl = text_.find('\n', pos_);
+      if (nl == std::string_view::npos) nl = text_.size();
+      line = text_.substr(pos_, nl - pos_);
+      pos_ = nl + 1;
+      ++line_no_;
+      if (line.find_first_not_of(" \t\r") != std::string_view::npos) return true;
+    }
+    return false;
+  }
+  size_t line_no() const { return line_no_; }
+
+ private:
+  std::string_view text_;
+  size_t pos_ = 0;
+  size_t line_no_ = 0;
+};
 
 // Shifts arrivals to start at 0, applies time scaling / rate override, keeps the first N.
 Status Finish(Workload& w, const TraceOptions& o, const std::string& source) {
@@ -116,7 +140,8 @@ struct Scanner {
   bool Number(double& v) {
     SkipSpace();
     if (i < s.size() && (s[i] == '+' || s[i] == '.')) return false;  // not JSON
-    auto [ptr, ec] = std::from_chars(s.data() + i, s.data() + s.size(), v, std::chars_format::general);
+    auto [ptr, ec] =
+        std::from_chars(s.data() + i, s.data() + s.size(), v, std::chars_format::general);
     if (ec != std::errc()) return false;
     const std::string_view tok = s.substr(i, ptr - (s.data() + i));
     if (tok.find_first_of("iInN") != std::string_view::npos) return false;  // inf, nan
@@ -186,8 +211,8 @@ bool ParseMooncakeLineFast(std::string_view line, int32_t block_tokens, Request&
   if (!(ms >= 0) || ms > 9.0e12 || isl < 1 || isl > kMaxTokens || osl < 1 || osl > kMaxTokens) {
     return false;
   }
-  if (has_ids && static_cast<int64_t>(out.block_hashes.size()) !=
-                     (isl + block_tokens - 1) / block_tokens) {
+  if (has_ids &&
+      static_cast<int64_t>(out.block_hashes.size()) != (isl + block_tokens - 1) / block_tokens) {
     return false;
   }
   out.arrival = Time::FromNanos(std::llround(ms * 1e6));
@@ -241,14 +266,10 @@ StatusOr<Workload> ReadMooncakeTrace(std::string_view text, const std::string& s
   Workload w;
   w.source = source;
   w.block_tokens = options.block_tokens;
-  size_t line_no = 0, pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    std::string_view line = text.substr(pos, nl - pos);
-    pos = nl + 1;
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+  LineReader lines(text);
+  std::string_view line;
+  while (lines.Next(line)) {
+    const size_t line_no = lines.line_no();
     if (options.first > 0 && static_cast<int64_t>(w.requests.size()) >= options.first) break;
     if (Request fast; internal::ParseMooncakeLineFast(line, options.block_tokens, fast)) {
       fast.session = SessionId(w.requests.size());
@@ -290,16 +311,16 @@ StatusOr<Workload> ReadMooncakeTrace(std::string_view text, const std::string& s
       }
       const size_t expected = (r.isl + options.block_tokens - 1) / options.block_tokens;
       if (h->size() != expected) {
-        return FieldError(source, line_no, "hash_ids",
-                          std::to_string(h->size()) + " ids for input_length " +
-                              std::to_string(r.isl) + " at " + std::to_string(options.block_tokens) +
-                              " tokens per block (expected " + std::to_string(expected) +
-                              "); set block_tokens to the trace's block size");
+        return FieldError(
+            source, line_no, "hash_ids",
+            std::to_string(h->size()) + " ids for input_length " + std::to_string(r.isl) + " at " +
+                std::to_string(options.block_tokens) + " tokens per block (expected " +
+                std::to_string(expected) + "); set block_tokens to the trace's block size");
       }
       r.block_hashes.reserve(h->size());
       for (const Json& id : *h) {
-        if (!id.is_number_integer() || (id.is_number_integer() && !id.is_number_unsigned() &&
-                                        id.get<int64_t>() < 0)) {
+        if (!id.is_number_integer() ||
+            (id.is_number_integer() && !id.is_number_unsigned() && id.get<int64_t>() < 0)) {
           return FieldError(source, line_no, "hash_ids",
                             id.dump() + " is not a non-negative integer id");
         }
@@ -318,16 +339,12 @@ StatusOr<Workload> ReadAzureTrace(std::string_view text, const std::string& sour
   w.source = source;
   w.block_tokens = 0;
   std::vector<std::string> fields;
-  size_t line_no = 0, pos = 0;
   int ts_col = -1, ctx_col = -1, gen_col = -1;
   size_t columns = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    std::string_view line = text.substr(pos, nl - pos);
-    pos = nl + 1;
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+  LineReader lines(text);
+  std::string_view line;
+  while (lines.Next(line)) {
+    const size_t line_no = lines.line_no();
     if (!SplitCsvLine(line, fields)) {
       return InvalidArgument(Loc(source, line_no) + ": unterminated quote");
     }
@@ -340,7 +357,8 @@ StatusOr<Workload> ReadAzureTrace(std::string_view text, const std::string& sour
       if (ts_col < 0 || ctx_col < 0 || gen_col < 0) {
         return InvalidArgument(Loc(source, line_no) +
                                ": expected a header with TIMESTAMP, ContextTokens, "
-                               "GeneratedTokens; got '" + std::string(line.substr(0, 80)) + "'");
+                               "GeneratedTokens; got '" +
+                               std::string(line.substr(0, 80)) + "'");
       }
       columns = fields.size();
       continue;
@@ -368,9 +386,9 @@ StatusOr<Workload> ReadAzureTrace(std::string_view text, const std::string& sour
       StatusOr<int64_t> v = ParseInt(fields[col]);
       if (!v.ok()) return FieldError(source, line_no, name, v.status().message());
       if (*v < 1 || *v > kMaxTokens) {
-        return FieldError(source, line_no, name, std::to_string(*v) +
-                                                     " is out of range; expected 1.." +
-                                                     std::to_string(kMaxTokens));
+        return FieldError(
+            source, line_no, name,
+            std::to_string(*v) + " is out of range; expected 1.." + std::to_string(kMaxTokens));
       }
       *dst = static_cast<int32_t>(*v);
     }

@@ -17,10 +17,10 @@
 namespace dynamo {
 
 struct TraceOptions {
-  int64_t first = 0;          // keep the first N requests (0: all)
-  double time_scale = 1.0;    // multiply inter-arrival times (0.5: twice the rate)
-  double rate_rps = 0.0;      // > 0: rescale times so the mean arrival rate is this
-  int32_t block_tokens = 512; // Mooncake hash_ids granularity
+  int64_t first = 0;           // keep the first N requests (0: all)
+  double time_scale = 1.0;     // multiply inter-arrival times (0.5: twice the rate)
+  double rate_rps = 0.0;       // > 0: rescale times so the mean arrival rate is this
+  int32_t block_tokens = 512;  // Mooncake hash_ids granularity
 };
 
 enum class TraceFormat { kMooncake, kAzure };

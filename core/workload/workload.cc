@@ -10,7 +10,8 @@ namespace dynamo {
 namespace {
 
 bool EndsWith(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 void ApplyOverrides(TraceOptions& o, const WorkloadOverrides& ov) {
@@ -29,17 +30,19 @@ Status CheckOptions(const TraceOptions& o, const std::string& where) {
   if (o.rate_rps < 0) {
     return InvalidArgument(where + ": rate " + std::to_string(o.rate_rps) + " must be > 0");
   }
-  if (o.first < 0) return InvalidArgument(where + ": first " + std::to_string(o.first) + " must be >= 0");
+  if (o.first < 0)
+    return InvalidArgument(where + ": first " + std::to_string(o.first) + " must be >= 0");
   return Status::Ok();
 }
 
 StatusOr<Workload> LoadTraceSpec(const JsonNode& trace, const std::string& base_dir,
                                  const WorkloadOverrides& ov) {
-  RETURN_IF_ERROR(trace.CheckKnownKeys({"file", "format", "first", "time_scale", "rate_rps",
-                                        "block_tokens"}));
+  RETURN_IF_ERROR(
+      trace.CheckKnownKeys({"file", "format", "first", "time_scale", "rate_rps", "block_tokens"}));
   ASSIGN_OR_RETURN(std::string file, trace.GetString("file"));
   const std::string default_format = EndsWith(file, ".csv") ? "azure" : "mooncake";
-  ASSIGN_OR_RETURN(std::string format, trace.GetEnumOr("format", default_format, {"mooncake", "azure"}));
+  ASSIGN_OR_RETURN(std::string format,
+                   trace.GetEnumOr("format", default_format, {"mooncake", "azure"}));
   TraceOptions o;
   ASSIGN_OR_RETURN(o.first, trace.GetIntOr("first", 0, Bounds::NonNegative()));
   ASSIGN_OR_RETURN(o.time_scale, trace.GetDoubleOr("time_scale", 1.0, Bounds::Positive()));
@@ -60,7 +63,8 @@ StatusOr<Workload> LoadSpec(const JsonNode& root, const std::string& base_dir,
     return LoadTraceSpec(*trace, base_dir, ov);
   }
   if (ov.first || ov.time_scale || ov.rate_rps) {
-    return InvalidArgument(source + ": --first, --time-scale and --rate apply to traces; edit the "
+    return InvalidArgument(source +
+                           ": --first, --time-scale and --rate apply to traces; edit the "
                            "spec's 'requests' or 'arrival' instead");
   }
   ASSIGN_OR_RETURN(SyntheticSpec spec, SyntheticSpec::Parse(root, base_dir));
@@ -83,7 +87,8 @@ StatusOr<Workload> LoadWorkload(const std::string& ref, const WorkloadOverrides&
   RETURN_IF_ERROR(CheckOptions(o, ref));
   if (EndsWith(ref, ".jsonl")) return LoadTrace(ref, TraceFormat::kMooncake, o);
   if (EndsWith(ref, ".csv")) return LoadTrace(ref, TraceFormat::kAzure, o);
-  return InvalidArgument(ref + ": unknown workload file type; use .json (a spec), .jsonl "
+  return InvalidArgument(ref +
+                         ": unknown workload file type; use .json (a spec), .jsonl "
                          "(Mooncake trace) or .csv (Azure trace)");
 }
 

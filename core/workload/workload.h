@@ -19,10 +19,10 @@ namespace dynamo {
 
 // Command-line overrides; unset fields keep the file's values.
 struct WorkloadOverrides {
-  std::optional<uint64_t> seed;        // synthetic specs
-  std::optional<int64_t> first;        // traces
-  std::optional<double> time_scale;    // traces
-  std::optional<double> rate_rps;      // traces
+  std::optional<uint64_t> seed;      // synthetic specs
+  std::optional<int64_t> first;      // traces
+  std::optional<double> time_scale;  // traces
+  std::optional<double> rate_rps;    // traces
 };
 
 StatusOr<Workload> LoadWorkload(const std::string& ref, const WorkloadOverrides& overrides = {});

@@ -30,14 +30,16 @@ std::string SyntheticMooncake(int n) {
   return s.str();
 }
 
-void RunMooncake(benchmark::State& state, const std::string& text) {
+// Parses `text` with `read` once per iteration; items are requests (trace lines).
+template <typename Reader>
+void RunReader(benchmark::State& state, const std::string& text, Reader read) {
   if (text.empty()) {
     state.SkipWithError("trace not found under ../shared/data");
     return;
   }
   int64_t lines = 0;
   for (auto _ : state) {
-    auto w = ReadMooncakeTrace(text, "bench", TraceOptions{});
+    auto w = read(text, "bench", TraceOptions{});
     if (!w.ok()) {
       state.SkipWithError(w.status().message().c_str());
       return;
@@ -47,6 +49,10 @@ void RunMooncake(benchmark::State& state, const std::string& text) {
   }
   state.SetItemsProcessed(lines);
   state.SetBytesProcessed(static_cast<int64_t>(text.size()) * state.iterations());
+}
+
+void RunMooncake(benchmark::State& state, const std::string& text) {
+  RunReader(state, text, ReadMooncakeTrace);
 }
 
 void BM_MooncakeConversationTrace(benchmark::State& state) {
@@ -63,22 +69,7 @@ BENCHMARK(BM_MooncakeSyntheticText)->Unit(benchmark::kMillisecond);
 
 void BM_AzureConversationTrace(benchmark::State& state) {
   static const std::string text = SharedTrace("azure2023/AzureLLMInferenceTrace_conv.csv");
-  if (text.empty()) {
-    state.SkipWithError("trace not found under ../shared/data");
-    return;
-  }
-  int64_t lines = 0;
-  for (auto _ : state) {
-    auto w = ReadAzureTrace(text, "bench", TraceOptions{});
-    if (!w.ok()) {
-      state.SkipWithError(w.status().message().c_str());
-      return;
-    }
-    benchmark::DoNotOptimize(w);
-    lines += static_cast<int64_t>(w->requests.size());
-  }
-  state.SetItemsProcessed(lines);
-  state.SetBytesProcessed(static_cast<int64_t>(text.size()) * state.iterations());
+  RunReader(state, text, ReadAzureTrace);
 }
 BENCHMARK(BM_AzureConversationTrace)->Unit(benchmark::kMillisecond);
 

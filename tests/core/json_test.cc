@@ -28,7 +28,8 @@ TEST(JsonTest, TypeErrorsSayWhatWasExpectedAndWhatCame) {
   JsonNode root = Parse(R"({"tp": "four", "rate": 2.5, "on": 1, "list": {}})");
   EXPECT_EQ(root.GetInt("tp").status().message(),
             "plan.json: $.tp: expected an integer, got \"four\"");
-  EXPECT_EQ(root.GetInt("rate").status().message(), "plan.json: $.rate: expected an integer, got 2.5");
+  EXPECT_EQ(root.GetInt("rate").status().message(),
+            "plan.json: $.rate: expected an integer, got 2.5");
   EXPECT_DOUBLE_EQ(*root.GetDouble("rate", Bounds::Positive()), 2.5);
   EXPECT_EQ(root.GetBoolOr("on", false).status().message(),
             "plan.json: $.on: expected true or false, got 1");
@@ -78,7 +79,8 @@ TEST(JsonTest, SyntaxErrorsReportLineAndColumn) {
 TEST(JsonTest, DeepNestingIsRejectedWithoutRecursion) {
   std::string deep(100000, '[');
   auto bad = JsonDocument::Parse(deep, "deep.json");
-  EXPECT_EQ(bad.status().message(), "deep.json: JSON nested deeper than 256 levels; flatten the document");
+  EXPECT_EQ(bad.status().message(),
+            "deep.json: JSON nested deeper than 256 levels; flatten the document");
   std::string ok_depth = std::string(200, '[') + std::string(200, ']');
   EXPECT_TRUE(JsonDocument::Parse(ok_depth, "ok.json").ok());
 }

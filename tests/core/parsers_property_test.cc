@@ -20,11 +20,39 @@ namespace {
 
 constexpr int kIterations = 2500;
 
-const char* const kTokens[] = {"{", "}", "[", "]", ",", ":", "\"", "\\", "-1", "0", "1e308",
-                               "-1e308", "1e-320", "99999999999999999999", "3.5", "null", "true",
-                               "\"x\"", "\n", "\r\n", " ", "NaN", "\xff", "\0", "\"hash_ids\"",
-                               "\"timestamp\"", "\"requests\"", "\"rate_rps\"", "\"dist\"",
-                               "\"steps\"", "2023-11-16 18:17:03.9", ",,,", "\"\"\""};
+const char* const kTokens[] = {"{",
+                               "}",
+                               "[",
+                               "]",
+                               ",",
+                               ":",
+                               "\"",
+                               "\\",
+                               "-1",
+                               "0",
+                               "1e308",
+                               "-1e308",
+                               "1e-320",
+                               "99999999999999999999",
+                               "3.5",
+                               "null",
+                               "true",
+                               "\"x\"",
+                               "\n",
+                               "\r\n",
+                               " ",
+                               "NaN",
+                               "\xff",
+                               "\0",
+                               "\"hash_ids\"",
+                               "\"timestamp\"",
+                               "\"requests\"",
+                               "\"rate_rps\"",
+                               "\"dist\"",
+                               "\"steps\"",
+                               "2023-11-16 18:17:03.9",
+                               ",,,",
+                               "\"\"\""};
 
 std::string Mutate(std::string s, RngStream& rng) {
   const int edits = 1 + static_cast<int>(rng.Below(6));
@@ -80,8 +108,8 @@ void Fuzz(const std::string& name, const std::vector<std::string>& seeds,
   RngStream rng(20261121, name);
   int ok = 0, errors = 0;
   for (int i = 0; i < kIterations; ++i) {
-    const std::string input = (i % 5 == 0 || seeds.empty()) ? Garbage(rng)
-                                                            : Mutate(seeds[i % seeds.size()], rng);
+    const std::string input =
+        (i % 5 == 0 || seeds.empty()) ? Garbage(rng) : Mutate(seeds[i % seeds.size()], rng);
     SCOPED_TRACE(name + " iteration " + std::to_string(i) + " (stream seed 20261121)");
     Status s;
     try {
@@ -115,9 +143,8 @@ std::vector<std::string> Embedded(std::string_view dir) {
 }
 
 TEST(ParsersPropertyTest, Json) {
-  Fuzz("json", Embedded("models"), [](const std::string& in) {
-    return JsonDocument::Parse(in, "fuzz.json").status();
-  });
+  Fuzz("json", Embedded("models"),
+       [](const std::string& in) { return JsonDocument::Parse(in, "fuzz.json").status(); });
 }
 
 TEST(ParsersPropertyTest, ModelConfig) {
@@ -166,7 +193,8 @@ TEST(ParsersPropertyTest, MooncakeTrace) {
   const std::string seed =
       "{\"timestamp\": 0, \"input_length\": 600, \"output_length\": 20, \"hash_ids\": [0, 1]}\n"
       "{\"timestamp\": 27, \"input_length\": 100, \"output_length\": 5, \"hash_ids\": [0]}\n"
-      "{\"timestamp\": 90.5, \"input_length\": 1500, \"output_length\": 9, \"hash_ids\": [2, 3, 4]}\n";
+      "{\"timestamp\": 90.5, \"input_length\": 1500, \"output_length\": 9, \"hash_ids\": [2, 3, "
+      "4]}\n";
   Fuzz("mooncake", {seed}, [](const std::string& in) {
     return ReadMooncakeTrace(in, "fuzz.jsonl", TraceOptions{}).status();
   });

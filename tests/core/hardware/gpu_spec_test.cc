@@ -19,7 +19,8 @@ TEST(GpuSpecTest, EveryCatalogGpuLoadsWithSourcesForEveryFigure) {
     ASSERT_TRUE(g.ok()) << n << ": " << g.status().message();
     EXPECT_EQ(g->name, n);
     EXPECT_GE(g->sources.size(), 8u) << n;
-    for (const auto& [figure, source] : g->sources) EXPECT_FALSE(source.empty()) << n << " " << figure;
+    for (const auto& [figure, source] : g->sources)
+      EXPECT_FALSE(source.empty()) << n << " " << figure;
   }
 }
 
@@ -54,7 +55,7 @@ TEST(GpuSpecTest, FiguresWithoutSourcesAreRejected) {
     "pcie": {"bandwidth_bytes_per_s": {"value": 6e10, "source": "s"}},
     "nic": {"bandwidth_bytes_per_s": {"value": 5e10, "source": "s"}},
     "gpus_per_node": {"value": 8, "source": "s"}})",
-                                     "x.json");
+                                  "x.json");
   ASSERT_TRUE(root.ok());
   EXPECT_EQ(GpuSpec::FromJson(*root).status().message(),
             "x.json: $.memory_bytes: empty 'source': every figure needs its public source");

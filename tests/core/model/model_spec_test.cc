@@ -117,7 +117,8 @@ TEST(ModelSpecTest, WeightBytesPerGpu) {
   EXPECT_LT(RelErr(2.0 * tp2, tp1), 0.001);  // only norms are replicated
   // fp8 stores linear layers in one byte; embedding and lm_head stay bf16.
   const int64_t fp8 = m.WeightBytesPerGpu({1, 1, 1}, DType::kFp8);
-  EXPECT_EQ(fp8, p.total - p.embedding - p.lm_head - p.norms + 2 * (p.embedding + p.lm_head + p.norms));
+  EXPECT_EQ(fp8,
+            p.total - p.embedding - p.lm_head - p.norms + 2 * (p.embedding + p.lm_head + p.norms));
   // Pipeline: the largest stage holds half the layers plus the embedding (or the lm_head).
   const int64_t pp2 = m.WeightBytesPerGpu({1, 2, 1}, DType::kBf16);
   EXPECT_GT(pp2, tp1 / 2);
@@ -148,7 +149,8 @@ TEST(ModelSpecTest, ParallelismChecksExplainTheFix) {
             "32, 64");
   EXPECT_EQ(m.CheckParallelism({1, 1, 2}).message(),
             "ep: 2 needs a mixture-of-experts model; llama-3.1-70b is dense, use ep 1");
-  EXPECT_EQ(m.CheckParallelism({1, 81, 1}).message(), "pp: 81 exceeds the 80 layers of llama-3.1-70b");
+  EXPECT_EQ(m.CheckParallelism({1, 81, 1}).message(),
+            "pp: 81 exceeds the 80 layers of llama-3.1-70b");
   EXPECT_EQ(m.CheckParallelism({0, 1, 1}).message(), "tp: 0 must be >= 1");
   const ModelSpec moe = Load("mixtral-8x7b");
   EXPECT_TRUE(moe.CheckParallelism({8, 1, 8}).ok());

@@ -122,7 +122,7 @@ TEST(SyntheticWorkloadTest, StepShapeChangesTheRate) {
       "shape": {"kind": "steps", "steps": [[0, 1], [100, 4]]}}, "isl": 10, "osl": 1})");
   int first = 0, second = 0;
   for (const Request& r : w.requests) (r.arrival.seconds() < 100 ? first : second)++;
-  EXPECT_EQ(first, 99);   // at 1, 2, ..., 99 s (the 100th lands exactly on the step)
+  EXPECT_EQ(first, 99);    // at 1, 2, ..., 99 s (the 100th lands exactly on the step)
   EXPECT_EQ(second, 400);  // 100 s, then every 0.25 s up to 199.75 s
 }
 
@@ -203,8 +203,8 @@ TEST(SyntheticWorkloadTest, EmpiricalLengthsComeFromTheCsvColumn) {
   auto bad = Generate(R"({"requests": 2, "arrival": {"process": "poisson", "rate_rps": 1},
       "isl": {"dist": "empirical", "file": "lengths.csv", "column": "nope"}, "osl": 5})",
                       dir);
-  EXPECT_EQ(bad.status().message(),
-            "workload.json: $.isl: " + dir + "/lengths.csv:1: no column 'nope'; columns: a, tokens");
+  EXPECT_EQ(bad.status().message(), "workload.json: $.isl: " + dir +
+                                        "/lengths.csv:1: no column 'nope'; columns: a, tokens");
 }
 
 TEST(SyntheticWorkloadTest, BadSpecsNameTheField) {
@@ -226,10 +226,12 @@ TEST(SyntheticWorkloadTest, BadSpecsNameTheField) {
       {R"({"requests": 5, "arrival": {"process": "poisson", "rate_rps": 1}, "isl": 1, "osl": 1,
        "prefx": {}})",
        "workload.json: $: unknown field 'prefx'; allowed fields: name, description, requests, "
-       "duration_s, seed, arrival, isl, osl, prefix, sessions, block_tokens, token_ids, vocab_size"},
+       "duration_s, seed, arrival, isl, osl, prefix, sessions, block_tokens, token_ids, "
+       "vocab_size"},
       {R"({"requests": 5, "arrival": {"process": "poisson", "rate_rps": 1, "shape": {"kind":
        "sinusoid", "period_s": 10, "min_rps": 1, "max_rps": 2}}, "isl": 1, "osl": 1})",
-       "workload.json: $.arrival: give either 'rate_rps' or 'shape' (a time-varying rate), not both"},
+       "workload.json: $.arrival: give either 'rate_rps' or 'shape' (a time-varying rate), not "
+       "both"},
       {R"({"requests": 50, "arrival": {"process": "poisson", "shape": {"kind": "steps", "steps":
        [[0, 1], [5, 0]]}}, "isl": 1, "osl": 1})",
        ""},  // checked below: the rate drops to zero
@@ -242,7 +244,8 @@ TEST(SyntheticWorkloadTest, BadSpecsNameTheField) {
     }
   }
   auto zero = Generate(cases[6].json);
-  EXPECT_NE(zero.status().message().find("the rate drops to zero for good after"), std::string::npos)
+  EXPECT_NE(zero.status().message().find("the rate drops to zero for good after"),
+            std::string::npos)
       << zero.status().message();
 }
 

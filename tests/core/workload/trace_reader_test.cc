@@ -76,8 +76,9 @@ TEST(TraceReaderTest, AzureCsvWithTimestamps) {
 }
 
 TEST(TraceReaderTest, AzureErrors) {
-  EXPECT_EQ(Azure("a,b,c\n1,2,3\n").status().message(),
-            "t.csv:1: expected a header with TIMESTAMP, ContextTokens, GeneratedTokens; got 'a,b,c'");
+  EXPECT_EQ(
+      Azure("a,b,c\n1,2,3\n").status().message(),
+      "t.csv:1: expected a header with TIMESTAMP, ContextTokens, GeneratedTokens; got 'a,b,c'");
   EXPECT_EQ(Azure("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46,x,4\n")
                 .status()
                 .message(),
@@ -89,10 +90,9 @@ TEST(TraceReaderTest, AzureErrors) {
   EXPECT_EQ(Azure("TIMESTAMP,ContextTokens,GeneratedTokens\nyesterday,5,3\n").status().message(),
             "t.csv:2: field 'TIMESTAMP': 'yesterday' is not a timestamp like 2023-11-16 "
             "18:17:03.9799600");
-  EXPECT_EQ(Azure("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46,5\n")
-                .status()
-                .message(),
-            "t.csv:2: 2 fields, the header has 3");
+  EXPECT_EQ(
+      Azure("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46,5\n").status().message(),
+      "t.csv:2: 2 fields, the header has 3");
 }
 
 TEST(TraceReaderTest, TimestampParsing) {
@@ -179,14 +179,17 @@ TEST(RealTraceTest, AzureTraces) {
 }
 
 TEST(RealTraceTest, EmpiricalLengthsFromShareGpt) {
-  const std::string csv = testing::SharedData("traces/sharegpt_8k_filtered_stats_llama2_tokenizer.csv");
+  const std::string csv =
+      testing::SharedData("traces/sharegpt_8k_filtered_stats_llama2_tokenizer.csv");
   SKIP_WITHOUT(csv);
   const std::string dir = testing::TempDir();
   const std::string spec = dir + "/sharegpt.json";
   ASSERT_TRUE(WriteFileAtomic(spec, R"({"requests": 3000, "seed": 1,
       "arrival": {"process": "poisson", "rate_rps": 2},
-      "isl": {"dist": "empirical", "file": ")" + csv + R"(", "column": "num_prefill_tokens"},
-      "osl": {"dist": "empirical", "file": ")" + csv + R"(", "column": "num_decode_tokens"}})")
+      "isl": {"dist": "empirical", "file": ")" +
+                                        csv + R"(", "column": "num_prefill_tokens"},
+      "osl": {"dist": "empirical", "file": ")" +
+                                        csv + R"(", "column": "num_decode_tokens"}})")
                   .ok());
   auto w = LoadWorkload(spec);
   ASSERT_TRUE(w.ok()) << w.status().message();
@@ -211,8 +214,8 @@ TEST(TraceReaderTest, FastMooncakePathAgreesWithTheJsonPath) {
       R"({"hash_ids": [], "output_length": 1, "input_length": 1, "timestamp": 0.25})",
       R"(  {"timestamp":3e2,"input_length":512,"output_length":4,"hash_ids":[18446744073709551615]} )",
       R"({"timestamp": 10, "input_length": 5, "output_length": 2})"};
-  const char* tokens[] = {"-", ".", "e", "E", "0", "9", " ", ",", "[", "]", "\"", "{", "}", "1.",
-                          "+", "00", "NaN", "inf", "\\", "1e400", "\t", "x"};
+  const char* tokens[] = {"-", ".", "e",  "E", "0",  "9",   " ",   ",",  "[",     "]",  "\"",
+                          "{", "}", "1.", "+", "00", "NaN", "inf", "\\", "1e400", "\t", "x"};
   RngStream rng(99, "mooncake-differential");
   int fast_accepted = 0;
   for (int iter = 0; iter < 20000; ++iter) {
@@ -241,9 +244,10 @@ TEST(TraceReaderTest, FastMooncakePathAgreesWithTheJsonPath) {
     ASSERT_EQ(slow->requests[0].osl, fast.osl) << line;
     ASSERT_EQ(slow->requests[0].block_hashes, fast.block_hashes) << line;
     // Arrivals are made relative to the first request, so compare the raw timestamp separately.
-    auto raw = ReadMooncakeTrace("{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1, \"q\": 0}\n" +
-                                     slow_line + "\n",
-                                 "t.jsonl", TraceOptions{});
+    auto raw = ReadMooncakeTrace(
+        "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1, \"q\": 0}\n" + slow_line +
+            "\n",
+        "t.jsonl", TraceOptions{});
     ASSERT_TRUE(raw.ok());
     ASSERT_EQ(raw->requests.back().arrival, fast.arrival) << line;
   }
