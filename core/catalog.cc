@@ -34,16 +34,26 @@ std::vector<std::string> CatalogNames(std::string_view dir, std::string_view suf
   return names;
 }
 
-StatusOr<JsonNode> LoadCatalogJson(std::string_view ref, std::string_view dir,
-                                   std::string_view suffix, std::string_view what) {
-  if (ref.empty()) return InvalidArgument(std::string(what) + " name is empty");
-  const bool explicit_path = IsExplicitPath(ref);
+namespace {
+std::string BundledPath(std::string_view ref, std::string_view dir, std::string_view suffix) {
   std::string key(ref);
   std::transform(key.begin(), key.end(), key.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  const std::string file = std::string(dir) + "/" + key + std::string(suffix);
-  auto contents = explicit_path ? std::nullopt : FindEmbeddedFile(file);
-  if (contents) return JsonDocument::Parse(*contents, "data/" + file);
+  return std::string(dir) + "/" + key + std::string(suffix);
+}
+}  // namespace
+
+bool IsBundledName(std::string_view ref, std::string_view dir, std::string_view suffix) {
+  return !IsExplicitPath(ref) && FindEmbeddedFile(BundledPath(ref, dir, suffix)).has_value();
+}
+
+StatusOr<JsonNode> LoadCatalogJson(std::string_view ref, std::string_view dir,
+                                   std::string_view suffix, std::string_view what) {
+  if (ref.empty()) return InvalidArgument(std::string(what) + " name is empty");
+  if (IsBundledName(ref, dir, suffix)) {
+    const std::string file = BundledPath(ref, dir, suffix);
+    return JsonDocument::Parse(*FindEmbeddedFile(file), "data/" + file);
+  }
   if (LooksLikePath(ref)) {
     std::string path(ref);
     struct stat st {};

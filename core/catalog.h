@@ -21,6 +21,9 @@ bool IsExplicitPath(std::string_view ref);
 // bundled ones.
 StatusOr<JsonNode> LoadCatalogJson(std::string_view ref, std::string_view dir,
                                    std::string_view suffix, std::string_view what);
+// True when `ref` is not an explicit path and names a bundled file data/<dir>/<ref><suffix>
+// (case-insensitive).
+bool IsBundledName(std::string_view ref, std::string_view dir, std::string_view suffix);
 // Bundled names under data/<dir>/ ("models" -> "llama-3.1-8b", ...).
 std::vector<std::string> CatalogNames(std::string_view dir, std::string_view suffix);
 

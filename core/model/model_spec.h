@@ -140,7 +140,6 @@ class ModelSpec {
   };
   LayerParams ParamsOfLayer(int64_t layer) const;
   int64_t AttentionLinearPerGpu(int tp) const;
-  Status Validate() const;
 
   std::string name_;
   Architecture arch_ = Architecture::kLlama;

@@ -1,7 +1,6 @@
 #include "core/workload/workload.h"
 
 #include "core/catalog.h"
-#include "core/embedded_data.h"
 #include "core/file_io.h"
 #include "core/json.h"
 #include "core/workload/synthetic_workload.h"
@@ -76,7 +75,7 @@ StatusOr<Workload> LoadSpec(const JsonNode& root, const std::string& base_dir,
 
 StatusOr<Workload> LoadWorkload(const std::string& ref, const WorkloadOverrides& ov) {
   if (ref.empty()) return InvalidArgument("workload: empty name; give a file or a bundled name");
-  const bool bundled = !IsExplicitPath(ref) && FindEmbeddedFile("workloads/" + ref + ".json");
+  const bool bundled = IsBundledName(ref, "workloads", ".json");
   if (bundled || EndsWith(ref, ".json")) {
     ASSIGN_OR_RETURN(JsonNode root, LoadCatalogJson(ref, "workloads", ".json", "workload"));
     const std::string base_dir = bundled ? "" : DirName(ref);

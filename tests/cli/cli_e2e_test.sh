@@ -56,6 +56,7 @@ expect workload_json 0 '' -- describe workload default --json
 json_has workload_json_keys requests duration_s mean_rate_rps mean_isl p50_isl p99_isl mean_osl p50_osl p99_osl prefix_reuse_ratio
 expect cluster 0 '' -- describe cluster --gpu gb200 --nodes 36 --json
 json_has cluster_json_keys gpus nvlink_domain_size paths
+expect bundled_case 0 '' -- describe workload DEFAULT
 expect help 0 '' -- --help
 expect version 0 '' -- --version
 
