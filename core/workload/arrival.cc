@@ -27,8 +27,8 @@ StatusOr<RateShape> RateShape::Parse(const JsonNode& node) {
     ASSIGN_OR_RETURN(s.min_rps_, node.GetDouble("min_rps", Bounds::NonNegative()));
     ASSIGN_OR_RETURN(s.max_rps_, node.GetDouble("max_rps", Bounds::Positive()));
     if (s.max_rps_ < s.min_rps_) {
-      return node.Error("max_rps " + std::to_string(s.max_rps_) + " is below min_rps " +
-                        std::to_string(s.min_rps_));
+      return node.Error("max_rps " + node.Get("max_rps")->Render() + " is below min_rps " +
+                        node.Get("min_rps")->Render());
     }
     return s;
   }

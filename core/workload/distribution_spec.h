@@ -30,7 +30,6 @@ class DistributionSpec {
   double Sample(RngStream& rng) const;  // clamped to [lo, hi]
   // Mean before clamping (exact for fixed/uniform/empirical; the parameter for normal/lognormal).
   double Mean() const;
-  Kind kind() const { return kind_; }
 
  private:
   Kind kind_ = Kind::kFixed;
