@@ -96,11 +96,15 @@ class [[nodiscard]] StatusOr {
 #define DYNAMO_CONCAT_INNER(a, b) a##b
 #define DYNAMO_CONCAT(a, b) DYNAMO_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)                        \
-  do {                                               \
-    ::dynamo::Status _dynamo_status = (expr);        \
-    if (!_dynamo_status.ok()) return _dynamo_status; \
+// The status variable has a unique name so that nested uses (a lambda passed to a call inside
+// RETURN_IF_ERROR) do not shadow each other.
+#define DYNAMO_RETURN_IF_ERROR_IMPL(var, expr) \
+  do {                                         \
+    ::dynamo::Status var = (expr);             \
+    if (!var.ok()) return var;                 \
   } while (0)
+#define RETURN_IF_ERROR(expr) \
+  DYNAMO_RETURN_IF_ERROR_IMPL(DYNAMO_CONCAT(_dynamo_status_, __COUNTER__), expr)
 
 #define DYNAMO_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                                 \

@@ -73,7 +73,7 @@ expect unknown_flag 2 'The following argument was not expected: --bogus' -- desc
 expect scale_and_rate 2 '--time-scale excludes --rate' -- describe workload x.jsonl --time-scale 2 --rate 3
 
 # --- bad input: exit 1, exact messages ---
-expect unknown_model 1 "error: unknown model 'nope'; bundled: deepseek-v3, gpt-oss-120b, llama-3.1-70b, llama-3.1-8b, mistral-7b, mixtral-8x7b, qwen2.5-7b, qwen3-235b-a22b, qwen3-32b; or give a path to a JSON file" -- describe model nope
+expect unknown_model 1 "error: unknown model 'nope'; bundled: deepseek-v3, gpt-oss-120b, llama-3.1-70b, llama-3.1-8b, mistral-7b, mixtral-8x7b, qwen2.5-0.5b, qwen2.5-7b, qwen3-235b-a22b, qwen3-32b; or give a path to a JSON file" -- describe model nope
 expect bad_tp 1 'error: --tp/--pp/--ep: tp: 3 does not divide 64 attention heads of llama-3.1-70b; use one of 1, 2, 4, 8, 16, 32, 64' -- describe model llama-3.1-70b --tp 3
 expect bad_dtype 1 "error: unknown dtype 'int3'; use one of fp32, bf16, fp16, fp8, fp4" -- describe model llama-3.1-8b --dtype int3
 expect unknown_gpu 1 "error: unknown GPU 'h300'; bundled: a100_sxm_80g, b200_sxm, gb200, h100_sxm, h200_sxm, l40s; or give a path to a JSON file" -- describe gpu h300
