@@ -4,11 +4,11 @@
 
 #include <atomic>
 #include <charconv>
-#include <optional>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "core/hardware/gpu_spec.h"
 #include "core/model/model_catalog.h"
@@ -86,17 +86,16 @@ void OnSigint(int) { g_interrupted = true; }
 
 // The model to price with: the database's, or the analytic one for --gpu.
 StatusOr<std::shared_ptr<const perf::PerfModel>> OpenModel(const std::string& db_path,
-                                                            const std::string& gpu,
-                                                            const std::string& device) {
+                                                           const std::string& gpu,
+                                                           const std::string& device) {
   if (!db_path.empty()) {
     ASSIGN_OR_RETURN(auto db, perf::PerfDb::Open(db_path, perf::PerfDb::Mode::kReadOnly));
     ASSIGN_OR_RETURN(perf::PerfModel m, perf::PerfModel::FromDb(*db, device));
     if (!gpu.empty() && gpu != m.device().catalog_gpu) {
-      return InvalidArgument("--gpu " + gpu + " contradicts the database's device '" +
-                             m.device().name + "' (" +
-                             (m.device().catalog_gpu.empty() ? "no catalog GPU"
-                                                              : m.device().catalog_gpu) +
-                             "); give either the database or --gpu");
+      return InvalidArgument(
+          "--gpu " + gpu + " contradicts the database's device '" + m.device().name + "' (" +
+          (m.device().catalog_gpu.empty() ? "no catalog GPU" : m.device().catalog_gpu) +
+          "); give either the database or --gpu");
     }
     return std::make_shared<const perf::PerfModel>(std::move(m));
   }
@@ -134,7 +133,8 @@ Status ProfileRun(const ProfileRunArgs& a) {
   g.quick = a.quick;
   g.gemm_dtypes.clear();
   std::vector<std::string> dtypes = a.dtypes;
-  if (dtypes.empty()) dtypes = cpu ? std::vector<std::string>{"fp32"} : std::vector<std::string>{"bf16", "fp8"};
+  if (dtypes.empty())
+    dtypes = cpu ? std::vector<std::string>{"fp32"} : std::vector<std::string>{"bf16", "fp8"};
   for (const std::string& d : dtypes) {
     ASSIGN_OR_RETURN(DType dt, Dtype(d, "--dtypes"));
     g.gemm_dtypes.push_back(dt);
@@ -144,15 +144,16 @@ Status ProfileRun(const ProfileRunArgs& a) {
   const std::vector<perf::OpShape> grid = profiler::BuildShapeGrid(models, g);
 
   ASSIGN_OR_RETURN(auto db, perf::PerfDb::Open(a.out, perf::PerfDb::Mode::kReadWrite));
-  std::fprintf(stderr, "dynamo-profile: %s, %zu shapes for %zu model(s) at tp %s into %s\n",
-               backend->device().name.c_str(), grid.size(), models.size(),
-               [&] {
-                 std::string s;
-                 for (int tp : a.tps) s += (s.empty() ? "" : ",") + std::to_string(tp);
-                 return s;
-               }()
-                   .c_str(),
-               a.out.c_str());
+  std::fprintf(
+      stderr, "dynamo-profile: %s, %zu shapes for %zu model(s) at tp %s into %s\n",
+      backend->device().name.c_str(), grid.size(), models.size(),
+      [&] {
+        std::string s;
+        for (int tp : a.tps) s += (s.empty() ? "" : ",") + std::to_string(tp);
+        return s;
+      }()
+          .c_str(),
+      a.out.c_str());
   profiler::RunOptions ro;
   ro.measure.repetitions = a.repetitions;
   ro.measure.warmup = a.warmup;
@@ -165,10 +166,11 @@ Status ProfileRun(const ProfileRunArgs& a) {
   std::signal(SIGINT, previous);
   if (!report.ok()) return report.status();
   const profiler::RunReport& r = report.value();
-  std::printf("device: %s\nshapes: %lld planned, %lld measured now, %lld already in the database, "
-              "%lld unsupported\n",
-              r.device_name.c_str(), (long long)r.planned, (long long)r.measured,
-              (long long)r.already_measured, (long long)r.unsupported);
+  std::printf(
+      "device: %s\nshapes: %lld planned, %lld measured now, %lld already in the database, "
+      "%lld unsupported\n",
+      r.device_name.c_str(), (long long)r.planned, (long long)r.measured,
+      (long long)r.already_measured, (long long)r.unsupported);
   for (const auto& [why, n] : r.unsupported_reasons) {
     std::printf("  unsupported x%lld: %s\n", (long long)n, why.c_str());
   }
@@ -215,27 +217,39 @@ Status ProfileUpgrade(const std::string& path) {
 Status ProfileShow(const std::string& path, const std::string& device_name, bool as_json) {
   ASSIGN_OR_RETURN(auto db, perf::PerfDb::Open(path, perf::PerfDb::Mode::kReadOnly));
   ASSIGN_OR_RETURN(std::vector<perf::DeviceInfo> devices, db->Devices());
-  json out = {{"database", path}, {"schema_version", db->schema_version()}, {"devices", json::array()}};
-  if (!as_json) std::printf("%s: schema version %d, %zu device(s)\n", path.c_str(), db->schema_version(), devices.size());
+  json out = {
+      {"database", path}, {"schema_version", db->schema_version()}, {"devices", json::array()}};
+  if (!as_json)
+    std::printf("%s: schema version %d, %zu device(s)\n", path.c_str(), db->schema_version(),
+                devices.size());
   if (!device_name.empty()) RETURN_IF_ERROR(db->FindDevice(device_name).status());
   for (const perf::DeviceInfo& d : devices) {
     if (!device_name.empty() && d.name != device_name) continue;
     ASSIGN_OR_RETURN(int64_t id, db->FindDevice(d.name));
     ASSIGN_OR_RETURN(std::vector<perf::TableSummary> tables, db->Summary(id));
     ASSIGN_OR_RETURN(std::vector<perf::HostOverheadRow> host, db->HostOverheads(id));
-    json jd = {{"name", d.name},           {"kind", d.kind},
-               {"catalog_gpu", d.catalog_gpu}, {"driver_version", d.driver_version},
-               {"cuda_version", d.cuda_version}, {"library_versions", d.library_versions},
-               {"sm_clock_mhz", d.sm_clock_mhz}, {"memory_bytes", d.memory_bytes},
-               {"sm_count", d.sm_count},   {"cpu_model", d.cpu_model},
-               {"threads", d.threads},     {"tool_version", d.tool_version},
-               {"created_at", d.created_at}, {"tables", json::object()},
+    json jd = {{"name", d.name},
+               {"kind", d.kind},
+               {"catalog_gpu", d.catalog_gpu},
+               {"driver_version", d.driver_version},
+               {"cuda_version", d.cuda_version},
+               {"library_versions", d.library_versions},
+               {"sm_clock_mhz", d.sm_clock_mhz},
+               {"memory_bytes", d.memory_bytes},
+               {"sm_count", d.sm_count},
+               {"cpu_model", d.cpu_model},
+               {"threads", d.threads},
+               {"tool_version", d.tool_version},
+               {"created_at", d.created_at},
+               {"tables", json::object()},
                {"host_overhead_us", json::object()}};
     if (!as_json) {
       std::printf("\ndevice %s (%s)\n", d.name.c_str(), d.kind.c_str());
       if (!d.catalog_gpu.empty()) std::printf("  catalog gpu: %s\n", d.catalog_gpu.c_str());
-      if (!d.cpu_model.empty()) std::printf("  cpu: %s, %lld threads\n", d.cpu_model.c_str(), (long long)d.threads);
-      if (!d.driver_version.empty()) std::printf("  driver %s, cuda %s\n", d.driver_version.c_str(), d.cuda_version.c_str());
+      if (!d.cpu_model.empty())
+        std::printf("  cpu: %s, %lld threads\n", d.cpu_model.c_str(), (long long)d.threads);
+      if (!d.driver_version.empty())
+        std::printf("  driver %s, cuda %s\n", d.driver_version.c_str(), d.cuda_version.c_str());
       if (!d.library_versions.empty()) std::printf("  sources: %s\n", d.library_versions.c_str());
       std::printf("  written by %s on %s\n", d.tool_version.c_str(), d.created_at.c_str());
     }
@@ -245,7 +259,8 @@ Status ProfileShow(const std::string& path, const std::string& device_name, bool
       jd["tables"][t.table] = {{"rows", t.rows}, {"provenance", prov}};
       if (!as_json && t.rows > 0) {
         std::string p;
-        for (const auto& [k, n] : t.by_provenance) p += (p.empty() ? "" : ", ") + std::to_string(n) + " " + k;
+        for (const auto& [k, n] : t.by_provenance)
+          p += (p.empty() ? "" : ", ") + std::to_string(n) + " " + k;
         std::printf("  %-14s %8lld rows (%s)\n", t.table.c_str(), (long long)t.rows, p.c_str());
       }
     }
@@ -279,13 +294,19 @@ Status ProfileQuery(const QueryArgs& a) {
   } else if (a.op == "attn_context") {
     RETURN_IF_ERROR(need(a.q_len, "--q-len"));
     RETURN_IF_ERROR(need(a.heads, "--heads"));
-    shape = perf::AttnContextShape{dtype, kv, a.batch, a.q_len, a.kv_len ? a.kv_len : a.q_len,
-                                   a.heads, a.kv_heads ? a.kv_heads : a.heads, a.head_dim};
+    shape = perf::AttnContextShape{dtype,
+                                   kv,
+                                   a.batch,
+                                   a.q_len,
+                                   a.kv_len ? a.kv_len : a.q_len,
+                                   a.heads,
+                                   a.kv_heads ? a.kv_heads : a.heads,
+                                   a.head_dim};
   } else if (a.op == "attn_decode") {
     RETURN_IF_ERROR(need(a.kv_len, "--kv-len"));
     RETURN_IF_ERROR(need(a.heads, "--heads"));
-    shape = perf::AttnDecodeShape{dtype, kv, a.batch, a.kv_len, a.heads,
-                                  a.kv_heads ? a.kv_heads : a.heads, a.head_dim};
+    shape = perf::AttnDecodeShape{
+        dtype, kv, a.batch, a.kv_len, a.heads, a.kv_heads ? a.kv_heads : a.heads, a.head_dim};
   } else if (a.op == "allreduce" || a.op == "allgather" || a.op == "reducescatter" ||
              a.op == "alltoall") {
     RETURN_IF_ERROR(need(a.gpus, "--gpus"));
@@ -300,8 +321,10 @@ Status ProfileQuery(const QueryArgs& a) {
   ASSIGN_OR_RETURN(auto model, OpenModel(a.db, a.gpu, a.device));
   ASSIGN_OR_RETURN(perf::OpLatency l, model->Lookup(shape));
   if (a.json) {
-    json j = {{"latency_us", l.us}, {"source", perf::LatencySourceName(l.source)},
-              {"op", a.op},         {"shape", perf::Describe(shape)},
+    json j = {{"latency_us", l.us},
+              {"source", perf::LatencySourceName(l.source)},
+              {"op", a.op},
+              {"shape", perf::Describe(shape)},
               {"mode", model->mode()}};
     std::printf("%s\n", j.dump().c_str());
   } else {
@@ -345,8 +368,9 @@ Status ProfileEstimate(const EstimateArgs& a) {
   if (!gpu_name.empty()) {
     // A worker that does not fit is an error: no step latency is meaningful for it.
     ASSIGN_OR_RETURN(GpuSpec gpu, LoadGpu(gpu_name));
-    perf::MemoryConfig mc{{a.tp, a.pp, a.ep}, dtype, kv, a.gpu_memory_utilization, a.block_size,
-                          a.max_num_batched_tokens, a.max_num_seqs};
+    perf::MemoryConfig mc{
+        {a.tp, a.pp, a.ep},       dtype,         kv, a.gpu_memory_utilization, a.block_size,
+        a.max_num_batched_tokens, a.max_num_seqs};
     ASSIGN_OR_RETURN(perf::MemoryPlan p, perf::PlanMemory(model, gpu, mc));
     {
       const double gib = 1 << 30;
@@ -358,9 +382,9 @@ Status ProfileEstimate(const EstimateArgs& a) {
                     p.kv_bytes / gib, (long long)p.kv_blocks, (long long)p.block_size,
                     (long long)p.kv_tokens());
       mem_text = buf;
-      mem = {{"weight_bytes", p.weight_bytes}, {"activation_bytes", p.activation_bytes},
+      mem = {{"weight_bytes", p.weight_bytes},   {"activation_bytes", p.activation_bytes},
              {"runtime_bytes", p.runtime_bytes}, {"kv_bytes", p.kv_bytes},
-             {"kv_blocks", p.kv_blocks},       {"kv_tokens", p.kv_tokens()}};
+             {"kv_blocks", p.kv_blocks},         {"kv_tokens", p.kv_tokens()}};
     }
   }
   if (b.empty()) {
@@ -380,19 +404,22 @@ Status ProfileEstimate(const EstimateArgs& a) {
               {"source", perf::LatencySourceName(cost.source)},
               {"mode", perf->mode()},
               {"breakdown_ms",
-               {{"gemm", bd.gemm_us / 1e3}, {"attention", bd.attention_us / 1e3},
+               {{"gemm", bd.gemm_us / 1e3},
+                {"attention", bd.attention_us / 1e3},
                 {"communication", bd.communication_us / 1e3},
-                {"elementwise", bd.elementwise_us / 1e3}, {"host", bd.host_us / 1e3}}},
+                {"elementwise", bd.elementwise_us / 1e3},
+                {"host", bd.host_us / 1e3}}},
               {"memory", mem}};
     std::printf("%s\n", j.dump(2).c_str());
   } else {
-    std::printf("%s tp%d pp%d ep%d %s: step %.3f ms (%s)\n", model.name().c_str(), a.tp, a.pp,
-                a.ep, std::string(DTypeName(dtype)).c_str(), cost.total.millis(),
+    std::printf("%s tp%d pp%d ep%d %s: step %.3f ms (%s)\n", model.name().c_str(), a.tp, a.pp, a.ep,
+                std::string(DTypeName(dtype)).c_str(), cost.total.millis(),
                 std::string(perf::LatencySourceName(cost.source)).c_str());
-    std::printf("  gemm %.3f ms, attention %.3f ms, communication %.3f ms, elementwise %.3f ms, "
-                "host %.3f ms\n",
-                bd.gemm_us / 1e3, bd.attention_us / 1e3, bd.communication_us / 1e3,
-                bd.elementwise_us / 1e3, bd.host_us / 1e3);
+    std::printf(
+        "  gemm %.3f ms, attention %.3f ms, communication %.3f ms, elementwise %.3f ms, "
+        "host %.3f ms\n",
+        bd.gemm_us / 1e3, bd.attention_us / 1e3, bd.communication_us / 1e3, bd.elementwise_us / 1e3,
+        bd.host_us / 1e3);
     std::printf("  mode: %s\n", perf->mode().c_str());
     if (!mem_text.empty()) std::printf("  %s\n", mem_text.c_str());
   }
@@ -410,9 +437,9 @@ Status ProfileValidate(const ValidateArgs& a) {
   profiler::MeasureOptions mo;
   mo.repetitions = a.repetitions;
   mo.warmup = 1;
-  ASSIGN_OR_RETURN(auto results, profiler::ValidateCpuSteps(model, perf,
-                                                            profiler::DefaultValidationCases(),
-                                                            a.threads, mo));
+  ASSIGN_OR_RETURN(
+      auto results,
+      profiler::ValidateCpuSteps(model, perf, profiler::DefaultValidationCases(), a.threads, mo));
   json j = json::array();
   if (!a.json) {
     std::printf("%s on %s (fp32, tp 1)\n%-40s %12s %12s %8s\n", model.name().c_str(),
@@ -420,8 +447,10 @@ Status ProfileValidate(const ValidateArgs& a) {
   }
   for (const auto& r : results) {
     if (a.json) {
-      j.push_back({{"batch", r.name}, {"predicted_ms", r.predicted_ms},
-                   {"measured_ms", r.measured_ms}, {"relative_error", r.relative_error()}});
+      j.push_back({{"batch", r.name},
+                   {"predicted_ms", r.predicted_ms},
+                   {"measured_ms", r.measured_ms},
+                   {"relative_error", r.relative_error()}});
     } else {
       std::printf("%-40s %12.2f %12.2f %+7.1f%%\n", r.name.c_str(), r.predicted_ms, r.measured_ms,
                   100 * r.relative_error());

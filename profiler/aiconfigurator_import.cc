@@ -221,7 +221,8 @@ Status ReadAttention(const Table& t, bool context, Merger& m, ImportReport::File
     auto dtype = MapDType(t.Text(r, c_dt));
     auto kv = MapDType(t.Text(r, c_kvdt));
     bool skip = !dtype || !kv;
-    if (skip) f.skip_reason = "dtype " + t.Text(r, c_dt) + "/" + t.Text(r, c_kvdt) + " is not modelled";
+    if (skip)
+      f.skip_reason = "dtype " + t.Text(r, c_dt) + "/" + t.Text(r, c_kvdt) + " is not modelled";
     if (c_window && t.Text(r, *c_window) != "0") {
       skip = true;
       f.skip_reason = "sliding-window rows are not imported";
@@ -243,7 +244,8 @@ Status ReadAttention(const Table& t, bool context, Merger& m, ImportReport::File
     ASSIGN_OR_RETURN(double ms, t.Ms(r, c_lat));
     perf::OpShape shape;
     if (context) {
-      shape = perf::AttnContextShape{*dtype, *kv, batch, isl, isl + step, heads, kv_heads, head_dim};
+      shape =
+          perf::AttnContextShape{*dtype, *kv, batch, isl, isl + step, heads, kv_heads, head_dim};
     } else {
       shape = perf::AttnDecodeShape{*dtype, *kv, batch, isl + step, heads, kv_heads, head_dim};
     }
@@ -314,11 +316,13 @@ StatusOr<std::vector<PerfRow>> ReadAiconfiguratorTables(const ImportOptions& o,
                                                         ImportReport* report) {
   std::error_code ec;
   if (!fs::is_directory(o.dir, ec)) {
-    return NotFound(o.dir + ": not a directory; pass the folder holding the *_perf_*.csv tables, "
-                            "e.g. ../shared/data/perf-reference/aiconfigurator/h200_sxm");
+    return NotFound(o.dir +
+                    ": not a directory; pass the folder holding the *_perf_*.csv tables, "
+                    "e.g. ../shared/data/perf-reference/aiconfigurator/h200_sxm");
   }
   if (o.framework != "vllm" && o.framework != "trtllm" && o.framework != "sglang") {
-    return InvalidArgument("--framework: '" + o.framework + "' unknown; use vllm, trtllm or sglang");
+    return InvalidArgument("--framework: '" + o.framework +
+                           "' unknown; use vllm, trtllm or sglang");
   }
   struct Spec {
     std::string prefix;

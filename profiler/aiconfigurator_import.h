@@ -21,17 +21,17 @@ namespace dynamo::profiler {
 
 struct ImportOptions {
   std::string dir;
-  std::string gpu;                   // hardware catalog name, e.g. "h200_sxm"
-  std::string framework = "vllm";    // which framework's tables: vllm | trtllm | sglang
+  std::string gpu;                 // hardware catalog name, e.g. "h200_sxm"
+  std::string framework = "vllm";  // which framework's tables: vllm | trtllm | sglang
 };
 
 struct ImportReport {
   std::string device_name;
   struct File {
     std::string name;
-    int64_t lines = 0;     // data lines read
-    int64_t rows = 0;      // rows written after merging duplicates
-    int64_t skipped = 0;   // lines of a dtype/variant we do not model
+    int64_t lines = 0;    // data lines read
+    int64_t rows = 0;     // rows written after merging duplicates
+    int64_t skipped = 0;  // lines of a dtype/variant we do not model
     std::string skip_reason;
   };
   std::vector<File> files;

@@ -33,7 +33,8 @@ StatusOr<RunReport> RunProfile(KernelBackend& backend, const std::vector<perf::O
   RunReport report;
   report.planned = static_cast<int64_t>(grid.size());
   perf::DeviceInfo device = backend.device();
-  if (device.tool_version.empty()) device.tool_version = "dynamo-profile " + std::string(kDynamoVersion);
+  if (device.tool_version.empty())
+    device.tool_version = "dynamo-profile " + std::string(kDynamoVersion);
   if (device.created_at.empty()) device.created_at = NowUtcIso8601();
   report.device_name = device.name;
   RETURN_IF_ERROR(db.Begin());
@@ -87,8 +88,8 @@ StatusOr<RunReport> RunProfile(KernelBackend& backend, const std::vector<perf::O
     } else {
       if (options.max_points > 0 && report.measured >= options.max_points) break;
       const auto t0 = Clock::now();
-      RETURN_IF_ERROR(MeasureOne(backend, shape, device_id, db, options.measure)
-                          .WithContext(Describe(shape)));
+      RETURN_IF_ERROR(
+          MeasureOne(backend, shape, device_id, db, options.measure).WithContext(Describe(shape)));
       measuring_s += std::chrono::duration<double>(Clock::now() - t0).count();
       ++measured_points;
       ++report.measured;
@@ -97,7 +98,8 @@ StatusOr<RunReport> RunProfile(KernelBackend& backend, const std::vector<perf::O
     progress.elapsed_s = std::chrono::duration<double>(Clock::now() - start).count();
     // ETA from the average time per measured point, times the points left to measure (an
     // upper bound: some of them may be skipped or unsupported).
-    const double per_point = measured_points ? measuring_s / static_cast<double>(measured_points) : 0;
+    const double per_point =
+        measured_points ? measuring_s / static_cast<double>(measured_points) : 0;
     progress.eta_s = per_point * static_cast<double>(progress.total - progress.done);
     if (options.on_progress) options.on_progress(progress);
   }

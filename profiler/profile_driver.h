@@ -17,10 +17,10 @@
 namespace dynamo::profiler {
 
 struct Progress {
-  int64_t done = 0;   // points handled (measured, skipped or unsupported)
+  int64_t done = 0;  // points handled (measured, skipped or unsupported)
   int64_t total = 0;
   double elapsed_s = 0;
-  double eta_s = 0;   // remaining, from the measuring rate so far
+  double eta_s = 0;  // remaining, from the measuring rate so far
   std::string current;
 };
 

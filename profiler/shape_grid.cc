@@ -40,8 +40,8 @@ class Collector {
 
 std::vector<int64_t> Tokens(bool quick) {
   if (quick) return {1, 8, 32, 128, 512, 2048};
-  return {1,   2,   4,   8,    16,   32,   48,   64,   96,   128,  192,
-          256, 384, 512, 768,  1024, 1536, 2048, 3072, 4096, 8192, 16384};
+  return {1,   2,   4,   8,   16,   32,   48,   64,   96,   128,  192,
+          256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 8192, 16384};
 }
 
 }  // namespace
@@ -57,8 +57,9 @@ std::vector<OpShape> BuildShapeGrid(const std::vector<ModelSpec>& models, const 
               : std::vector<int64_t>{1, 16, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384};
   const std::vector<int64_t> prefixes =
       o.quick ? std::vector<int64_t>{0, 2048} : std::vector<int64_t>{0, 512, 2048, 8192, 32768};
-  const std::vector<int64_t> batches =
-      o.quick ? std::vector<int64_t>{1, 8, 64} : std::vector<int64_t>{1, 4, 16, 32, 64, 128, 256, 512};
+  const std::vector<int64_t> batches = o.quick
+                                           ? std::vector<int64_t>{1, 8, 64}
+                                           : std::vector<int64_t>{1, 4, 16, 32, 64, 128, 256, 512};
   const std::vector<int64_t> kv_lens =
       o.quick ? std::vector<int64_t>{256, 2048}
               : std::vector<int64_t>{128, 512, 1024, 2048, 4096, 8192, 16384, 32768, 131072};
@@ -117,7 +118,8 @@ std::vector<OpShape> BuildShapeGrid(const std::vector<ModelSpec>& models, const 
         }
         for (int64_t b : batches) {
           for (int64_t len : kv_lens) {
-            c.Add(perf::MlaDecodeShape{attn, kv, b, len, heads, a.kv_lora_rank, a.qk_rope_head_dim});
+            c.Add(
+                perf::MlaDecodeShape{attn, kv, b, len, heads, a.kv_lora_rank, a.qk_rope_head_dim});
           }
         }
       } else {
@@ -135,7 +137,8 @@ std::vector<OpShape> BuildShapeGrid(const std::vector<ModelSpec>& models, const 
       }
       if (o.collectives && tp > 1) {
         for (int64_t t : tokens) {
-          c.Add(perf::CollectiveShape{perf::Collective::kAllReduce, DType::kBf16, tp, t * hidden * 2});
+          c.Add(perf::CollectiveShape{perf::Collective::kAllReduce, DType::kBf16, tp,
+                                      t * hidden * 2});
         }
         for (int64_t t : {int64_t{1}, int64_t{32}, int64_t{256}}) {
           c.Add(perf::CollectiveShape{perf::Collective::kAllGather, DType::kBf16, tp,
@@ -154,7 +157,8 @@ std::vector<OpShape> BuildShapeGrid(const std::vector<ModelSpec>& models, const 
     }
   }
   if (o.transfers) {
-    for (int64_t bytes : {int64_t{4} << 10, int64_t{256} << 10, int64_t{4} << 20, int64_t{64} << 20}) {
+    for (int64_t bytes :
+         {int64_t{4} << 10, int64_t{256} << 10, int64_t{4} << 20, int64_t{64} << 20}) {
       for (auto kind : {perf::TransferKind::kH2D, perf::TransferKind::kD2H,
                         perf::TransferKind::kD2D, perf::TransferKind::kPeer}) {
         c.Add(perf::TransferShape{kind, "", bytes});

@@ -17,8 +17,8 @@ struct GridOptions {
   std::vector<int> tps = {1};
   std::vector<DType> gemm_dtypes = {DType::kBf16};
   DType attention_dtype = DType::kBf16;
-  bool quick = false;        // a small grid: minutes on a GPU, a minute on a CPU for small models
-  bool collectives = true;   // TP all-reduce / all-gather shapes (tp > 1)
+  bool quick = false;       // a small grid: minutes on a GPU, a minute on a CPU for small models
+  bool collectives = true;  // TP all-reduce / all-gather shapes (tp > 1)
   bool transfers = true;
   // Skip shapes above this many FLOPs (0: no limit). Keeps CPU profiles finite.
   double max_flops = 0;

@@ -22,12 +22,13 @@ StatusOr<std::vector<ValidationResult>> ValidateCpuSteps(
     const ModelSpec& model, std::shared_ptr<const perf::PerfModel> perf,
     const std::vector<ValidationCase>& cases, int threads, const MeasureOptions& options) {
   ASSIGN_OR_RETURN(perf::StepLatencyModel step,
-                   perf::StepLatencyModel::Create(
-                       model, {{1, 1, 1}, DType::kFp32, DType::kFp32}, std::move(perf)));
+                   perf::StepLatencyModel::Create(model, {{1, 1, 1}, DType::kFp32, DType::kFp32},
+                                                  std::move(perf)));
   std::vector<ValidationResult> out;
   for (const ValidationCase& c : cases) {
     ReferenceBatch ref;
-    for (const perf::PrefillChunk& ch : c.batch.prefill) ref.prefill.push_back({ch.q_len, ch.kv_len});
+    for (const perf::PrefillChunk& ch : c.batch.prefill)
+      ref.prefill.push_back({ch.q_len, ch.kv_len});
     for (int64_t i = 0; i < c.batch.decode_seqs; ++i) {
       ref.decode_kv_lens.push_back(c.batch.decode_kv_tokens / c.batch.decode_seqs);
     }

@@ -29,8 +29,7 @@ Efficiency AnalyticEfficiency(const OpShape& shape) {
     Efficiency operator()(const MlaContextShape&) const { return {0.40, 0.70, 10.0}; }
     Efficiency operator()(const MlaDecodeShape&) const { return {0.50, 0.60, 8.0}; }
     Efficiency operator()(const CollectiveShape& c) const {
-      return c.op == Collective::kAllToAll ? Efficiency{1, 0.60, 20.0}
-                                           : Efficiency{1, 0.78, 12.0};
+      return c.op == Collective::kAllToAll ? Efficiency{1, 0.60, 20.0} : Efficiency{1, 0.78, 12.0};
     }
     Efficiency operator()(const TransferShape& t) const {
       switch (t.kind) {

@@ -11,7 +11,8 @@ constexpr double kActBytes = 2;
 
 std::string GiB(int64_t bytes) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f GiB", static_cast<double>(bytes) / static_cast<double>(kGiB));
+  std::snprintf(buf, sizeof buf, "%.1f GiB",
+                static_cast<double>(bytes) / static_cast<double>(kGiB));
   return buf;
 }
 
@@ -29,8 +30,8 @@ int64_t ActivationBytes(const ModelSpec& m, const MemoryConfig& c) {
   const Parallelism& p = c.parallelism;
   const double t = static_cast<double>(c.max_num_batched_tokens);
   const double hidden = static_cast<double>(m.hidden_size());
-  const double qkv = static_cast<double>((m.num_heads() + 2 * m.num_kv_heads()) * m.head_dim()) /
-                     p.tp;
+  const double qkv =
+      static_cast<double>((m.num_heads() + 2 * m.num_kv_heads()) * m.head_dim()) / p.tp;
   double ffn = 2.0 * static_cast<double>(m.intermediate_size()) / p.tp;
   if (m.moe()) {
     const MoeSpec& e = *m.moe();
@@ -45,8 +46,7 @@ int64_t ActivationBytes(const ModelSpec& m, const MemoryConfig& c) {
 
 }  // namespace
 
-StatusOr<MemoryPlan> PlanMemory(const ModelSpec& model, const GpuSpec& gpu,
-                                const MemoryConfig& c) {
+StatusOr<MemoryPlan> PlanMemory(const ModelSpec& model, const GpuSpec& gpu, const MemoryConfig& c) {
   if (!(c.gpu_memory_utilization > 0 && c.gpu_memory_utilization <= 1)) {
     return InvalidArgument("gpu_memory_utilization: " + std::to_string(c.gpu_memory_utilization) +
                            " must be in (0, 1]");
@@ -58,19 +58,20 @@ StatusOr<MemoryPlan> PlanMemory(const ModelSpec& model, const GpuSpec& gpu,
   MemoryPlan m;
   m.block_size = c.block_size;
   m.gpu_bytes = gpu.memory_bytes;
-  m.budget_bytes = static_cast<int64_t>(static_cast<double>(gpu.memory_bytes) *
-                                        c.gpu_memory_utilization);
+  m.budget_bytes =
+      static_cast<int64_t>(static_cast<double>(gpu.memory_bytes) * c.gpu_memory_utilization);
   m.weight_bytes = model.WeightBytesPerGpu(c.parallelism, c.weight_dtype);
   m.activation_bytes = ActivationBytes(model, c);
   m.runtime_bytes = RuntimeBytes(c.parallelism);
   const int64_t per_token = model.KvBytesPerTokenPerGpu(c.kv_dtype, c.parallelism);
   if (model.sliding_window() > 0) {
     // Sliding-window layers hold at most the window per sequence, split like the full layers.
-    const double share = static_cast<double>(per_token) /
-                         static_cast<double>(std::max<int64_t>(1, model.KvBytesPerToken(c.kv_dtype)));
-    m.sliding_window_bytes = static_cast<int64_t>(
-        static_cast<double>(c.max_num_seqs) *
-        static_cast<double>(model.SlidingWindowKvBytes(c.kv_dtype)) * share);
+    const double share =
+        static_cast<double>(per_token) /
+        static_cast<double>(std::max<int64_t>(1, model.KvBytesPerToken(c.kv_dtype)));
+    m.sliding_window_bytes =
+        static_cast<int64_t>(static_cast<double>(c.max_num_seqs) *
+                             static_cast<double>(model.SlidingWindowKvBytes(c.kv_dtype)) * share);
   }
   m.kv_bytes_per_block = per_token * c.block_size;
   m.kv_bytes = m.budget_bytes - m.weight_bytes - m.activation_bytes - m.runtime_bytes -
@@ -92,11 +93,13 @@ StatusOr<MemoryPlan> PlanMemory(const ModelSpec& model, const GpuSpec& gpu,
     if (wide) fix += " or fp8 weights";
     return FailedPrecondition(
         model.name() + " does not fit on " + gpu.name + " with tp " +
-        std::to_string(c.parallelism.tp) + ", pp " + std::to_string(c.parallelism.pp) + ": weights " +
-        GiB(m.weight_bytes) + " + activations " + GiB(m.activation_bytes) + " + runtime " +
-        GiB(m.runtime_bytes) + (m.sliding_window_bytes ? " + sliding-window KV " + GiB(m.sliding_window_bytes) : "") +
-        " leave no KV-cache room in the " + GiB(m.budget_bytes) + " budget (gpu_memory_utilization " +
-        std::to_string(c.gpu_memory_utilization).substr(0, 4) + " of " + GiB(m.gpu_bytes) + "); " + fix);
+        std::to_string(c.parallelism.tp) + ", pp " + std::to_string(c.parallelism.pp) +
+        ": weights " + GiB(m.weight_bytes) + " + activations " + GiB(m.activation_bytes) +
+        " + runtime " + GiB(m.runtime_bytes) +
+        (m.sliding_window_bytes ? " + sliding-window KV " + GiB(m.sliding_window_bytes) : "") +
+        " leave no KV-cache room in the " + GiB(m.budget_bytes) +
+        " budget (gpu_memory_utilization " + std::to_string(c.gpu_memory_utilization).substr(0, 4) +
+        " of " + GiB(m.gpu_bytes) + "); " + fix);
   }
   m.kv_bytes = m.kv_blocks * m.kv_bytes_per_block;
   return m;

@@ -25,8 +25,8 @@ struct MemoryPlan {  // bytes per GPU (the most loaded GPU of the worker)
   int64_t gpu_bytes = 0;
   int64_t budget_bytes = 0;  // gpu_bytes x gpu_memory_utilization
   int64_t weight_bytes = 0;
-  int64_t activation_bytes = 0;  // peak of one forward over max_num_batched_tokens + logits
-  int64_t runtime_bytes = 0;     // CUDA context, library workspaces, NCCL buffers, CUDA graphs
+  int64_t activation_bytes = 0;      // peak of one forward over max_num_batched_tokens + logits
+  int64_t runtime_bytes = 0;         // CUDA context, library workspaces, NCCL buffers, CUDA graphs
   int64_t sliding_window_bytes = 0;  // bounded KV of sliding-window layers for max_num_seqs
   int64_t kv_bytes = 0;
   int64_t kv_bytes_per_block = 0;

@@ -83,7 +83,7 @@ std::string Describe(const OpShape& shape) {
                   (long long)a.head_dim);
     }
     std::string operator()(const MlaContextShape& a) const {
-      return Dims("mla_context %s kv=%s batch=%lld q=%lld kv_len=%lld heads=%lld", 
+      return Dims("mla_context %s kv=%s batch=%lld q=%lld kv_len=%lld heads=%lld",
                   DTypeName(a.dtype).data(), DTypeName(a.kv_dtype).data(), (long long)a.batch,
                   (long long)a.q_len, (long long)a.kv_len, (long long)a.heads);
     }
@@ -116,8 +116,8 @@ Status Validate(const OpShape& shape) {
       RETURN_IF_ERROR(Positive(kv_heads, "kv_heads"));
       RETURN_IF_ERROR(Positive(head_dim, "head_dim"));
       if (heads % kv_heads != 0) {
-        return InvalidArgument("heads: " + std::to_string(heads) + " is not a multiple of kv_heads " +
-                               std::to_string(kv_heads));
+        return InvalidArgument("heads: " + std::to_string(heads) +
+                               " is not a multiple of kv_heads " + std::to_string(kv_heads));
       }
       return Status::Ok();
     }

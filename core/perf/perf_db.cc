@@ -64,8 +64,8 @@ KeyValues KeyOf(const OpShape& shape, const std::string& impl) {
     }
     KeyValues operator()(const MlaContextShape& a) const {
       return {{D(a.dtype), D(a.kv_dtype)},
-              {a.batch, a.q_len, a.kv_len, a.heads, a.kv_lora_rank, a.qk_nope_dim,
-               a.qk_rope_dim, a.v_head_dim}};
+              {a.batch, a.q_len, a.kv_len, a.heads, a.kv_lora_rank, a.qk_nope_dim, a.qk_rope_dim,
+               a.v_head_dim}};
     }
     KeyValues operator()(const MlaDecodeShape& a) const {
       return {{D(a.dtype), D(a.kv_dtype)},
@@ -157,9 +157,10 @@ std::vector<std::string> Migrations() {
       "REAL NOT NULL, memory_bandwidth REAL NOT NULL, tool_version TEXT NOT NULL, created_at "
       "TEXT NOT NULL);";
   for (const Layout& l : Layouts()) v1 += CreateTableSql(l);
-  v1 += "CREATE TABLE host_overhead (device_id INTEGER NOT NULL REFERENCES devices(id), kind "
-        "TEXT NOT NULL, " +
-        ValueColumnsSql() + ", PRIMARY KEY (device_id, kind));";
+  v1 +=
+      "CREATE TABLE host_overhead (device_id INTEGER NOT NULL REFERENCES devices(id), kind "
+      "TEXT NOT NULL, " +
+      ValueColumnsSql() + ", PRIMARY KEY (device_id, kind));";
   // v2: a key/value table for database-wide notes (who wrote it, from what).
   std::string v2 = "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
   return {v1, v2};
@@ -273,10 +274,9 @@ std::string Text(sqlite3_stmt* s, int col) {
 Status CheckTiming(const Timing& t, std::string_view where) {
   auto ok = [](double v) { return std::isfinite(v) && v > 0; };
   if (!ok(t.median_us) || !ok(t.p10_us) || !ok(t.p90_us) || t.samples < 1) {
-    return InvalidArgument(std::string(where) + ": latency median " +
-                           std::to_string(t.median_us) + " us, p10 " + std::to_string(t.p10_us) +
-                           ", p90 " + std::to_string(t.p90_us) + ", samples " +
-                           std::to_string(t.samples) +
+    return InvalidArgument(std::string(where) + ": latency median " + std::to_string(t.median_us) +
+                           " us, p10 " + std::to_string(t.p10_us) + ", p90 " +
+                           std::to_string(t.p90_us) + ", samples " + std::to_string(t.samples) +
                            " must be positive and finite; re-measure this point");
   }
   return Status::Ok();
@@ -327,12 +327,14 @@ StatusOr<std::unique_ptr<PerfDb>> PerfDb::Open(const std::string& path, Mode mod
   if (!write) {
     auto bytes = ReadFile(path);
     if (!bytes.ok()) {
-      return NotFound(path + ": performance database not found; create one with "
-                             "`dynamo-profile run` or `dynamo-profile import-aiconfigurator`");
+      return NotFound(path +
+                      ": performance database not found; create one with "
+                      "`dynamo-profile run` or `dynamo-profile import-aiconfigurator`");
     }
     if (bytes.value().empty()) {
-      return InvalidArgument(path + ": the file is empty, not a performance database; create "
-                                    "one with `dynamo-profile run`");
+      return InvalidArgument(path +
+                             ": the file is empty, not a performance database; create "
+                             "one with `dynamo-profile run`");
     }
   }
   ASSIGN_OR_RETURN(auto impl, OpenRaw(path, write));
@@ -348,8 +350,9 @@ StatusOr<std::unique_ptr<PerfDb>> PerfDb::Open(const std::string& path, Mode mod
     return Status::Ok();
   }));
   if (app_id.value() != kPerfDbApplicationId && (tables > 0 || !write)) {
-    return InvalidArgument(path + ": a SQLite file but not a dynamo performance database "
-                                  "(application_id " +
+    return InvalidArgument(path +
+                           ": a SQLite file but not a dynamo performance database "
+                           "(application_id " +
                            std::to_string(app_id.value()) + ", " + std::to_string(tables) +
                            " schema objects); point at a file written by dynamo-profile");
   }
@@ -485,8 +488,7 @@ Status BindValues(sqlite3_stmt* stmt, int first, const Timing& t, Provenance p,
   return Status::Ok();
 }
 
-constexpr std::string_view kValueNames =
-    "median_us, p10_us, p90_us, samples, provenance, source";
+constexpr std::string_view kValueNames = "median_us, p10_us, p90_us, samples, provenance, source";
 
 }  // namespace
 
@@ -501,8 +503,8 @@ Status PerfDb::Insert(int64_t device_id, const PerfRow& row) {
   for (auto c : l.int_keys) cols += ", " + std::string(c), marks += ",?";
   cols += ", " + std::string(kValueNames);
   marks += ",?,?,?,?,?,?";
-  const std::string sql = "INSERT OR REPLACE INTO " + std::string(l.table) + " (" + cols +
-                          ") VALUES (" + marks + ");";
+  const std::string sql =
+      "INSERT OR REPLACE INTO " + std::string(l.table) + " (" + cols + ") VALUES (" + marks + ");";
   sqlite3_stmt* stmt = impl_->Prepared(sql);
   if (stmt == nullptr) return impl_->Error("writing " + std::string(l.table));
   int i = 1;
@@ -517,8 +519,8 @@ Status PerfDb::Insert(int64_t device_id, const PerfRow& row) {
 }
 
 Status PerfDb::InsertHostOverhead(int64_t device_id, const HostOverheadRow& row) {
-  RETURN_IF_ERROR(CheckTiming(row.timing, "host_overhead " +
-                                              std::string(HostOverheadName(row.kind))));
+  RETURN_IF_ERROR(
+      CheckTiming(row.timing, "host_overhead " + std::string(HostOverheadName(row.kind))));
   const std::string sql = "INSERT OR REPLACE INTO host_overhead (device_id, kind, " +
                           std::string(kValueNames) + ") VALUES (?,?,?,?,?,?,?,?);";
   sqlite3_stmt* stmt = nullptr;
@@ -567,17 +569,18 @@ StatusOr<std::vector<PerfRow>> PerfDb::Rows(int64_t device_id) const {
     for (auto c : l.text_keys) cols += ", " + std::string(c);
     for (auto c : l.int_keys) cols += ", " + std::string(c);
     cols += ", " + std::string(kValueNames);
-    const std::string sql = "SELECT " + cols + " FROM " + std::string(l.table) +
-                            " WHERE device_id = ? ORDER BY rowid;";
+    const std::string sql =
+        "SELECT " + cols + " FROM " + std::string(l.table) + " WHERE device_id = ? ORDER BY rowid;";
     RETURN_IF_ERROR(impl_->Query(
         sql,
         [&](sqlite3_stmt* s) -> Status {
-          const std::string where =
-              path_ + ": " + std::string(l.table) + " row " + std::to_string(sqlite3_column_int64(s, 0));
+          const std::string where = path_ + ": " + std::string(l.table) + " row " +
+                                    std::to_string(sqlite3_column_int64(s, 0));
           KeyValues k;
           int col = 1;
           for (size_t i = 0; i < l.text_keys.size(); ++i) k.text.push_back(Text(s, col++));
-          for (size_t i = 0; i < l.int_keys.size(); ++i) k.ints.push_back(sqlite3_column_int64(s, col++));
+          for (size_t i = 0; i < l.int_keys.size(); ++i)
+            k.ints.push_back(sqlite3_column_int64(s, col++));
           PerfRow row;
           auto shape = ShapeOf(index, k, &row.impl);
           if (!shape.ok()) return shape.status().WithContext(where);

@@ -34,7 +34,7 @@ struct DeviceInfo {
   int64_t memory_bytes = 0;
   int64_t sm_count = 0;
   std::string cpu_model;
-  int64_t threads = 0;  // CPU threads used by the kernels
+  int64_t threads = 0;         // CPU threads used by the kernels
   double peak_flops_bf16 = 0;  // FLOP/s for the roofline; 0 when unknown
   double peak_flops_fp32 = 0;
   double memory_bandwidth_bytes_per_s = 0;
@@ -105,7 +105,7 @@ class PerfDb {
   // For tests of the upgrade path: creates a database at an older schema version.
   static Status CreateAtVersionForTest(const std::string& path, int version);
 
- struct Impl;  // opaque: the sqlite3 handle
+  struct Impl;  // opaque: the sqlite3 handle
 
  private:
   PerfDb(std::string path, std::unique_ptr<Impl> impl, int version);

@@ -28,7 +28,9 @@ Coords CoordsOf(const OpShape& shape, const std::string& impl) {
   struct Visitor {
     const std::string& impl;
     Coords operator()(const GemmShape& g) const {
-      return {std::string(DTypeName(g.dtype)), {DT(g.dtype)}, {double(g.m), double(g.n), double(g.k)},
+      return {std::string(DTypeName(g.dtype)),
+              {DT(g.dtype)},
+              {double(g.m), double(g.n), double(g.k)},
               {false, false, false}};
     }
     Coords operator()(const AttnContextShape& a) const {
@@ -139,8 +141,7 @@ StatusOr<PerfModel> PerfModel::FromDb(const PerfDb& db, const std::string& devic
     return FailedPrecondition(db.path() + ": device '" + info.name +
                               "' has no measured rows; run `dynamo-profile run` or import a table");
   }
-  return FromRows(info, std::move(rows), std::move(host),
-                  db.path() + " (" + info.name + ")");
+  return FromRows(info, std::move(rows), std::move(host), db.path() + " (" + info.name + ")");
 }
 
 StatusOr<PerfModel> PerfModel::FromRows(const DeviceInfo& device, std::vector<PerfRow> rows,
@@ -213,8 +214,8 @@ Status PerfModel::Build() {
   for (size_t i = 0; i < partitions_->size(); ++i) {
     std::vector<OpGrid::Axis> axes;
     for (size_t d = 0; d < axis_values[i].size(); ++d) {
-      axes.push_back({std::vector<double>(axis_values[i][d].begin(), axis_values[i][d].end()),
-                      log1p[i][d]});
+      axes.push_back(
+          {std::vector<double>(axis_values[i][d].begin(), axis_values[i][d].end()), log1p[i][d]});
     }
     (*partitions_)[i].grid = std::make_unique<OpGrid>(std::move(axes));
   }
@@ -292,8 +293,8 @@ std::optional<OpLatency> PerfModel::Borrow(const OpShape& shape) const {
   }
   OpShape proxy;
   if (auto* a = std::get_if<MlaContextShape>(&shape)) {
-    proxy = AttnContextShape{a->dtype, a->kv_dtype, a->batch, a->q_len, a->kv_len,
-                             a->heads,  a->heads,   128};
+    proxy = AttnContextShape{a->dtype,  a->kv_dtype, a->batch, a->q_len,
+                             a->kv_len, a->heads,    a->heads, 128};
   } else if (auto* d = std::get_if<MlaDecodeShape>(&shape)) {
     proxy = AttnDecodeShape{d->dtype, d->kv_dtype, d->batch, d->kv_len, d->heads, 1, 128};
   } else {

@@ -75,9 +75,9 @@ class PerfModel {
 
  private:
   struct Partition {
-    int family = 0;                  // OpShape index
-    std::string key;                 // categorical fields joined
-    std::vector<double> categorical; // for nearest-partition distance
+    int family = 0;                   // OpShape index
+    std::string key;                  // categorical fields joined
+    std::vector<double> categorical;  // for nearest-partition distance
     std::string impl;
     std::unique_ptr<OpGrid> grid;
   };

@@ -78,9 +78,9 @@ OpWork WorkOf(const OpShape& shape) {
       // Decompressed form: K of (nope + rope) dims and V of v_head_dim per head.
       const double pairs = CausalPairs(a.q_len, a.prefix_len()) * a.batch;
       const double qk = a.qk_nope_dim + a.qk_rope_dim, act = DTypeBytes(a.dtype);
-      const double bytes = a.batch * act *
-                           (a.q_len * a.heads * (qk + a.v_head_dim) +
-                            a.kv_len * a.heads * (qk + a.v_head_dim));
+      const double bytes =
+          a.batch * act *
+          (a.q_len * a.heads * (qk + a.v_head_dim) + a.kv_len * a.heads * (qk + a.v_head_dim));
       return {2.0 * a.heads * (qk + a.v_head_dim) * pairs, bytes, 0, OpWork::Link::kNone};
     }
     OpWork operator()(const MlaDecodeShape& a) const {

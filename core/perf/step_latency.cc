@@ -10,7 +10,6 @@
 namespace dynamo::perf {
 namespace {
 
-
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 }  // namespace
@@ -26,13 +25,13 @@ struct StepLatencyModel::Tally {
     return l.value().us;
   }
   double Gemm(DType d, int64_t m, int64_t n, int64_t k) {
-    return Us(GemmShape{d, std::max<int64_t>(m, 1), std::max<int64_t>(n, 1),
-                        std::max<int64_t>(k, 1)});
+    return Us(
+        GemmShape{d, std::max<int64_t>(m, 1), std::max<int64_t>(n, 1), std::max<int64_t>(k, 1)});
   }
   double AllReduce(int64_t gpus, double bytes) {
     if (gpus <= 1 || bytes <= 0) return 0;
-    return Us(CollectiveShape{Collective::kAllReduce, DType::kBf16, gpus,
-                              static_cast<int64_t>(bytes)});
+    return Us(
+        CollectiveShape{Collective::kAllReduce, DType::kBf16, gpus, static_cast<int64_t>(bytes)});
   }
 };
 
@@ -99,8 +98,7 @@ void StepLatencyModel::Attention(const BatchComposition& b, bool sliding, LayerC
     for (const PrefillChunk& ch : b.prefill) {
       int64_t kv_len = ch.kv_len;
       if (window > 0) kv_len = std::min(kv_len, window + ch.q_len);
-      const double us =
-          t.Us(AttnContextShape{act_, kv, 1, ch.q_len, kv_len, heads, kv_heads, hd});
+      const double us = t.Us(AttnContextShape{act_, kv, 1, ch.q_len, kv_len, heads, kv_heads, hd});
       sum += us;
       largest = std::max(largest, us);
     }
@@ -109,8 +107,8 @@ void StepLatencyModel::Attention(const BatchComposition& b, bool sliding, LayerC
   if (b.decode_seqs > 0) {
     int64_t kv_len = CeilDiv(b.decode_kv_tokens, b.decode_seqs);
     if (window > 0) kv_len = std::min(kv_len, window);
-    c.attention_us += t.Us(AttnDecodeShape{act_, kv, b.decode_seqs,
-                                           std::max<int64_t>(kv_len, 1), heads, kv_heads, hd});
+    c.attention_us += t.Us(AttnDecodeShape{act_, kv, b.decode_seqs, std::max<int64_t>(kv_len, 1),
+                                           heads, kv_heads, hd});
   }
 }
 
@@ -127,8 +125,7 @@ void StepLatencyModel::MlaAttention(const BatchComposition& b, LayerCost& c, Tal
       sum += t.Us(MlaContextShape{act_, kv, 1, ch.q_len, ch.kv_len, heads, a.kv_lora_rank,
                                   a.qk_nope_head_dim, a.qk_rope_head_dim, a.v_head_dim});
     }
-    c.gemm_us += t.Gemm(w, ctx_tokens, heads * (a.qk_nope_head_dim + a.v_head_dim),
-                        a.kv_lora_rank);
+    c.gemm_us += t.Gemm(w, ctx_tokens, heads * (a.qk_nope_head_dim + a.v_head_dim), a.kv_lora_rank);
     c.attention_us += sum;
   }
   if (b.decode_seqs > 0) {
@@ -136,8 +133,8 @@ void StepLatencyModel::MlaAttention(const BatchComposition& b, LayerCost& c, Tal
     // values projected back.
     const int64_t kv_len = std::max<int64_t>(1, CeilDiv(b.decode_kv_tokens, b.decode_seqs));
     c.gemm_us += t.Gemm(act_, b.decode_seqs, heads * a.kv_lora_rank, a.qk_nope_head_dim);
-    c.attention_us += t.Us(MlaDecodeShape{act_, kv, b.decode_seqs, kv_len, heads,
-                                          a.kv_lora_rank, a.qk_rope_head_dim});
+    c.attention_us += t.Us(
+        MlaDecodeShape{act_, kv, b.decode_seqs, kv_len, heads, a.kv_lora_rank, a.qk_rope_head_dim});
     c.gemm_us += t.Gemm(act_, b.decode_seqs, heads * a.v_head_dim, a.kv_lora_rank);
   }
 }
@@ -165,17 +162,17 @@ void StepLatencyModel::Ffn(int64_t tokens, bool moe, LayerCost& c, Tally& t) con
   const double hit = 1.0 - std::pow(1.0 - 1.0 / experts, picks);
   const int64_t active = std::clamp<int64_t>(
       static_cast<int64_t>(std::ceil(static_cast<double>(local) * hit - 1e-9)), 1, local);
-  const int64_t per_expert = std::max<int64_t>(
-      1, static_cast<int64_t>(std::ceil(picks * static_cast<double>(local) / experts /
-                                        static_cast<double>(active))));
+  const int64_t per_expert =
+      std::max<int64_t>(1, static_cast<int64_t>(std::ceil(picks * static_cast<double>(local) /
+                                                          experts / static_cast<double>(active))));
   c.gemm_us += t.Gemm(act_, tokens, e.num_experts, hidden);  // router
   // A fused MoE kernel runs the active local experts back to back: their times add, the
   // launch overhead (a 1x128x128 GEMM's time) is paid once.
   const double launch = t.Gemm(w, 1, 128, 128);
   const double up = t.Gemm(w, per_expert, 2 * inter, hidden);
   const double down = t.Gemm(w, per_expert, hidden, inter);
-  c.gemm_us += static_cast<double>(active) * (up + down) -
-               static_cast<double>(active - 1) * 2 * launch;
+  c.gemm_us +=
+      static_cast<double>(active) * (up + down) - static_cast<double>(active - 1) * 2 * launch;
   if (e.num_shared_experts > 0) {
     const int64_t shared = e.num_shared_experts * e.shared_intermediate / p.tp;
     c.gemm_us += t.Gemm(w, tokens, 2 * shared, hidden) + t.Gemm(w, tokens, hidden, shared);
@@ -209,8 +206,8 @@ StepLatencyModel::LayerCost StepLatencyModel::Layer(const BatchComposition& b, b
     const int64_t heads = model_.num_heads() / p.tp;
     const int64_t qk = a.qk_nope_head_dim + a.qk_rope_head_dim;
     if (a.q_lora_rank > 0) {
-      c.gemm_us += t.Gemm(w, tokens, a.q_lora_rank, hidden) +
-                   t.Gemm(w, tokens, heads * qk, a.q_lora_rank);
+      c.gemm_us +=
+          t.Gemm(w, tokens, a.q_lora_rank, hidden) + t.Gemm(w, tokens, heads * qk, a.q_lora_rank);
     } else {
       c.gemm_us += t.Gemm(w, tokens, heads * qk, hidden);
     }
@@ -230,10 +227,10 @@ StepLatencyModel::LayerCost StepLatencyModel::Layer(const BatchComposition& b, b
   // Two norms, two residual adds, rotary: ~6 small kernels reading and writing the hidden
   // state (bf16).
   constexpr double kSmallKernels = 6;
-  c.elementwise_us += kSmallKernels * kAnalyticKernelGapUs +
-                      tokens * hidden * act_bytes_ * 10 /
-                          (perf_->roofline().hbm_bytes_per_s * kAnalyticElementwiseMemoryEfficiency) *
-                          1e6;
+  c.elementwise_us +=
+      kSmallKernels * kAnalyticKernelGapUs +
+      tokens * hidden * act_bytes_ * 10 /
+          (perf_->roofline().hbm_bytes_per_s * kAnalyticElementwiseMemoryEfficiency) * 1e6;
   return c;
 }
 
@@ -276,7 +273,8 @@ StepCost StepLatencyModel::EvaluateUncached(const BatchComposition& b) const {
   }
   double p2p = 0;
   if (p.pp > 1) {
-    p2p = t.Us(TransferShape{TransferKind::kPeer, "", tokens * hidden * static_cast<int64_t>(act_bytes_)});
+    p2p = t.Us(
+        TransferShape{TransferKind::kPeer, "", tokens * hidden * static_cast<int64_t>(act_bytes_)});
   }
 
   double total_us = 0, slowest_stage = 0;

@@ -28,9 +28,9 @@ struct WorkerConfig {
 };
 
 struct PrefillChunk {
-  int64_t q_len = 0;    // new tokens computed this step
-  int64_t kv_len = 0;   // cached prefix + earlier chunks + this chunk
-  bool sample = true;   // the prompt's last chunk: produces the first token
+  int64_t q_len = 0;   // new tokens computed this step
+  int64_t kv_len = 0;  // cached prefix + earlier chunks + this chunk
+  bool sample = true;  // the prompt's last chunk: produces the first token
 };
 
 struct BatchComposition {

@@ -13,7 +13,8 @@ namespace dynamo::perf {
 namespace {
 
 std::shared_ptr<const PerfModel> AnalyticH200() {
-  static auto m = std::make_shared<const PerfModel>(PerfModel::Analytic(LoadGpu("h200_sxm").value()));
+  static auto m =
+      std::make_shared<const PerfModel>(PerfModel::Analytic(LoadGpu("h200_sxm").value()));
   return m;
 }
 

@@ -63,9 +63,10 @@ TEST_F(H200Tables, LeaveOneOutInterpolationIsWithinTarget) {
       if (!p.frontier) interior.push_back(p.relative_error());
     }
     const Stats a = Summarize(all), i = Summarize(interior);
-    std::printf("LOO %-13s all: n=%zu median=%.2f%% p90=%.2f%% | interior: n=%zu median=%.2f%% "
-                "p90=%.2f%%\n",
-                family, a.n, 100 * a.median, 100 * a.p90, i.n, 100 * i.median, 100 * i.p90);
+    std::printf(
+        "LOO %-13s all: n=%zu median=%.2f%% p90=%.2f%% | interior: n=%zu median=%.2f%% "
+        "p90=%.2f%%\n",
+        family, a.n, 100 * a.median, 100 * a.p90, i.n, 100 * i.median, 100 * i.p90);
     ASSERT_GT(a.n, 1000u) << family;
     EXPECT_LE(a.median, 0.05) << family;
     EXPECT_LE(a.p90, 0.15) << family;

@@ -38,10 +38,11 @@ TEST(ModelSpecTest, ParameterCountsMatchPublishedFigures) {
     const char* name;
     double total, active;
   };
-  for (const Case& c : {Case{"llama-3.1-8b", 8.03e9, 8.03e9}, Case{"llama-3.1-70b", 70.6e9, 70.6e9},
-                        Case{"qwen3-32b", 32.8e9, 32.8e9}, Case{"mixtral-8x7b", 46.7e9, 12.9e9},
-                        Case{"qwen3-235b-a22b", 235e9, 22e9}, Case{"qwen2.5-7b", 7.61e9, 7.61e9}, Case{"qwen2.5-0.5b", 0.494e9, 0.494e9},
-                        Case{"mistral-7b", 7.25e9, 7.25e9}}) {
+  for (const Case& c :
+       {Case{"llama-3.1-8b", 8.03e9, 8.03e9}, Case{"llama-3.1-70b", 70.6e9, 70.6e9},
+        Case{"qwen3-32b", 32.8e9, 32.8e9}, Case{"mixtral-8x7b", 46.7e9, 12.9e9},
+        Case{"qwen3-235b-a22b", 235e9, 22e9}, Case{"qwen2.5-7b", 7.61e9, 7.61e9},
+        Case{"qwen2.5-0.5b", 0.494e9, 0.494e9}, Case{"mistral-7b", 7.25e9, 7.25e9}}) {
     const ParamCounts p = Load(c.name).Params();
     EXPECT_LT(RelErr(p.total, c.total), 0.01) << c.name << " total " << p.total;
     EXPECT_LT(RelErr(p.active, c.active), 0.01) << c.name << " active " << p.active;

@@ -19,8 +19,9 @@ TEST(MemoryModelTest, Llama8bOnH100) {
   EXPECT_GT(p.activation_bytes, 0);
   // Every byte of the budget is accounted for (up to one block of rounding).
   EXPECT_LE(p.weight_bytes + p.activation_bytes + p.runtime_bytes + p.kv_bytes, p.budget_bytes);
-  EXPECT_GT(p.weight_bytes + p.activation_bytes + p.runtime_bytes + p.kv_bytes + p.kv_bytes_per_block,
-            p.budget_bytes);
+  EXPECT_GT(
+      p.weight_bytes + p.activation_bytes + p.runtime_bytes + p.kv_bytes + p.kv_bytes_per_block,
+      p.budget_bytes);
   // 128 KiB of KV per token (32 layers x 8 KV heads x 128 x 2 x 2 bytes).
   EXPECT_EQ(p.kv_bytes_per_block, 16 * 131072);
   EXPECT_EQ(p.kv_tokens(), p.kv_blocks * 16);
@@ -57,14 +58,12 @@ TEST(MemoryModelTest, DoesNotFitSaysWhyAndTheFix) {
 TEST(MemoryModelTest, RejectsBadKnobs) {
   const ModelSpec m = LoadModel("llama-3.1-8b").value();
   const GpuSpec g = LoadGpu("h100_sxm").value();
-  EXPECT_EQ(PlanMemory(m, g, {{1, 1, 1}, DType::kBf16, DType::kBf16, 1.5, 16, 8192, 256})
-                .status()
-                .code(),
-            StatusCode::kInvalidArgument);
-  EXPECT_EQ(PlanMemory(m, g, {{1, 1, 1}, DType::kBf16, DType::kBf16, 0.9, 0, 8192, 256})
-                .status()
-                .code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      PlanMemory(m, g, {{1, 1, 1}, DType::kBf16, DType::kBf16, 1.5, 16, 8192, 256}).status().code(),
+      StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      PlanMemory(m, g, {{1, 1, 1}, DType::kBf16, DType::kBf16, 0.9, 0, 8192, 256}).status().code(),
+      StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -57,9 +57,11 @@ TEST(PerfDbTest, RoundTripsEveryFamilyWithProvenance) {
   };
   ASSERT_TRUE(db.value()->Begin().ok());
   for (const PerfRow& r : rows) ASSERT_TRUE(db.value()->Insert(id.value(), r).ok());
-  ASSERT_TRUE(db.value()->InsertHostOverhead(
-                      id.value(), {HostOverheadKind::kLaunch, {3, 2, 4, 100}, Provenance::kMeasured, "t"})
-                  .ok());
+  ASSERT_TRUE(
+      db.value()
+          ->InsertHostOverhead(
+              id.value(), {HostOverheadKind::kLaunch, {3, 2, 4, 100}, Provenance::kMeasured, "t"})
+          .ok());
   ASSERT_TRUE(db.value()->Commit().ok());
   db.value().reset();
 
@@ -200,7 +202,8 @@ TEST(PerfDbTest, BadRowsAreReportedWithTableAndRowid) {
   auto db = PerfDb::Open(path, PerfDb::Mode::kReadOnly).value();
   auto rows = db->Rows(1);
   ASSERT_FALSE(rows.ok());
-  EXPECT_NE(rows.status().message().find("gemm row 1"), std::string::npos) << rows.status().message();
+  EXPECT_NE(rows.status().message().find("gemm row 1"), std::string::npos)
+      << rows.status().message();
   EXPECT_NE(rows.status().message().find("fp9"), std::string::npos);
 }
 

@@ -30,9 +30,12 @@ PerfModel HalfRooflineGemms() {
   }
   rows.push_back(Row(AttnDecodeShape{DType::kBf16, DType::kBf16, 8, 1024, 32, 8, 128}, 50));
   rows.push_back(Row(AttnDecodeShape{DType::kBf16, DType::kBf16, 8, 4096, 32, 8, 128}, 150));
-  rows.push_back(Row(CollectiveShape{Collective::kAllReduce, DType::kBf16, 8, 1 << 20}, 40, "nccl"));
-  rows.push_back(Row(CollectiveShape{Collective::kAllReduce, DType::kBf16, 8, 1 << 20}, 30, "custom"));
-  rows.push_back(Row(CollectiveShape{Collective::kAllReduce, DType::kBf16, 8, 1 << 26}, 600, "nccl"));
+  rows.push_back(
+      Row(CollectiveShape{Collective::kAllReduce, DType::kBf16, 8, 1 << 20}, 40, "nccl"));
+  rows.push_back(
+      Row(CollectiveShape{Collective::kAllReduce, DType::kBf16, 8, 1 << 20}, 30, "custom"));
+  rows.push_back(
+      Row(CollectiveShape{Collective::kAllReduce, DType::kBf16, 8, 1 << 26}, 600, "nccl"));
   return PerfModel::FromRows(d, rows, {}, "synthetic").value();
 }
 
@@ -133,10 +136,9 @@ TEST(PerfModelTest, HostOverheadsFromTheDatabaseWin) {
   DeviceInfo d;
   d.name = "x";
   d.catalog_gpu = "h100_sxm";
-  auto m = PerfModel::FromRows(d, {Row(GemmShape{DType::kBf16, 1, 1, 1}, 5)},
-                               {{HostOverheadKind::kStepBase, {123, 100, 150, 9},
-                                 Provenance::kMeasured, "t"}},
-                               "x")
+  auto m = PerfModel::FromRows(
+               d, {Row(GemmShape{DType::kBf16, 1, 1, 1}, 5)},
+               {{HostOverheadKind::kStepBase, {123, 100, 150, 9}, Provenance::kMeasured, "t"}}, "x")
                .value();
   EXPECT_DOUBLE_EQ(m.HostOverheadUs(HostOverheadKind::kStepBase), 123);
   EXPECT_TRUE(m.HostOverheadMeasured(HostOverheadKind::kStepBase));
