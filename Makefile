@@ -17,6 +17,9 @@ demo: build
 	@$(SIM) describe cluster --gpu h200_sxm --nodes 2
 	@echo
 	@$(SIM) describe workload default
+	@echo
+	@$(BUILD_DIR)/cli/dynamo-profile estimate --gpu h200_sxm --model llama-3.1-70b --tp 4 \
+		--prefill 2048 --decode 64 --decode-kv 2048
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j "$$(nproc)"
