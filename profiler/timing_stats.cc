@@ -4,18 +4,9 @@
 #include <cmath>
 
 #include "core/check.h"
+#include "core/workload/workload_stats.h"
 
 namespace dynamo::profiler {
-namespace {
-
-double NearestRank(const std::vector<double>& sorted, double q) {
-  const double rank = std::ceil(q * static_cast<double>(sorted.size()));
-  const size_t index = rank < 1 ? 0 : static_cast<size_t>(rank) - 1;
-  return sorted[std::min(index, sorted.size() - 1)];
-}
-
-}  // namespace
-
 perf::Timing SummarizeSamples(std::vector<double> samples_us) {
   DYNAMO_CHECK(!samples_us.empty());
   std::sort(samples_us.begin(), samples_us.end());

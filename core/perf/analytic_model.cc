@@ -15,6 +15,9 @@ namespace dynamo::perf {
 //   between, vLLM uses both depending on version. ~8 us overhead for short sequences.
 // - Decode attention: paged decode kernels (FlashInfer, Ye et al. 2025; vLLM paged attention)
 //   stream the KV cache at 60-75% of HBM bandwidth at large batch; 0.65. ~6 us overhead.
+// - MLA: no public kernel efficiency figures we could cite; the context and decode figures
+//   above, lowered by 0.05 (context) and 0.05 on memory (decode) for the wider heads. An
+//   assumption, flagged as such in docs/perf-model.md.
 // - NCCL collectives: nccl-tests on 8xH100/H200 NVLink report all-reduce bus bandwidth of
 //   ~75-80% of the per-direction NVLink figure for large messages, and ~10-20 us latency for
 //   small ones (NVIDIA nccl-tests performance docs; AIConfigurator nccl tables). All-to-all
@@ -56,13 +59,7 @@ double AnalyticLatencyUs(const OpShape& shape, const DeviceRoofline& d) {
     // Link-bound: the roofline is all transfer time.
     return e.overhead_us + RooflineUs(shape, d) / e.memory;
   }
-  DType dtype = DType::kBf16;
-  if (auto* g = std::get_if<GemmShape>(&shape)) dtype = g->dtype;
-  if (auto* a = std::get_if<AttnContextShape>(&shape)) dtype = a->dtype;
-  if (auto* a = std::get_if<AttnDecodeShape>(&shape)) dtype = a->dtype;
-  if (auto* a = std::get_if<MlaContextShape>(&shape)) dtype = a->dtype;
-  if (auto* a = std::get_if<MlaDecodeShape>(&shape)) dtype = a->dtype;
-  const double compute_us = w.flops / (d.Flops(dtype) * e.compute) * 1e6;
+  const double compute_us = w.flops / (d.Flops(ComputeDType(shape)) * e.compute) * 1e6;
   const double memory_us = w.hbm_bytes / (d.hbm_bytes_per_s * e.memory) * 1e6;
   return e.overhead_us + std::max(compute_us, memory_us);
 }

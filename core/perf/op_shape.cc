@@ -58,6 +58,19 @@ StatusOr<HostOverheadKind> ParseHostOverhead(std::string_view s) {
   return ParseName<HostOverheadKind>(s, kHostOverheadNames, "host overhead kind");
 }
 
+DType ComputeDType(const OpShape& s) {
+  struct Visitor {
+    DType operator()(const GemmShape& g) const { return g.dtype; }
+    DType operator()(const AttnContextShape& a) const { return a.dtype; }
+    DType operator()(const AttnDecodeShape& a) const { return a.dtype; }
+    DType operator()(const MlaContextShape& a) const { return a.dtype; }
+    DType operator()(const MlaDecodeShape& a) const { return a.dtype; }
+    DType operator()(const CollectiveShape&) const { return DType::kBf16; }
+    DType operator()(const TransferShape&) const { return DType::kBf16; }
+  };
+  return std::visit(Visitor{}, s);
+}
+
 std::string_view OpFamilyName(const OpShape& s) {
   constexpr std::array<std::string_view, 7> kNames = {
       "gemm", "attn_context", "attn_decode", "mla_context", "mla_decode", "collective", "transfer"};

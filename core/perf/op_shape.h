@@ -87,6 +87,10 @@ struct TransferShape {
 using OpShape = std::variant<GemmShape, AttnContextShape, AttnDecodeShape, MlaContextShape,
                              MlaDecodeShape, CollectiveShape, TransferShape>;
 
+// The arithmetic dtype of a kernel shape (GEMM inputs, attention compute); bf16 for
+// communication and copies, which do no arithmetic.
+DType ComputeDType(const OpShape& s);
+
 // "gemm", "attn_context", "attn_decode", "mla_context", "mla_decode", "collective",
 // "transfer": also the SQLite table names.
 std::string_view OpFamilyName(const OpShape& s);

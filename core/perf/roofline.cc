@@ -122,13 +122,7 @@ double RooflineUs(const OpShape& shape, const DeviceRoofline& d) {
   switch (w.link) {
     case OpWork::Link::kNone:
     case OpWork::Link::kHbmCopy: {
-      DType dtype = DType::kBf16;
-      if (auto* g = std::get_if<GemmShape>(&shape)) dtype = g->dtype;
-      if (auto* a = std::get_if<AttnContextShape>(&shape)) dtype = a->dtype;
-      if (auto* a = std::get_if<AttnDecodeShape>(&shape)) dtype = a->dtype;
-      if (auto* a = std::get_if<MlaContextShape>(&shape)) dtype = a->dtype;
-      if (auto* a = std::get_if<MlaDecodeShape>(&shape)) dtype = a->dtype;
-      seconds = std::max(w.flops / d.Flops(dtype), w.hbm_bytes / d.hbm_bytes_per_s);
+      seconds = std::max(w.flops / d.Flops(ComputeDType(shape)), w.hbm_bytes / d.hbm_bytes_per_s);
       break;
     }
     case OpWork::Link::kGroup:

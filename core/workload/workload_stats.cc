@@ -26,12 +26,6 @@ LengthStats Summarize(std::vector<int64_t> v) {
 
 }  // namespace
 
-int64_t NearestRank(const std::vector<int64_t>& sorted, double p) {
-  DYNAMO_CHECK(!sorted.empty() && p > 0 && p <= 1);
-  const size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(sorted.size())));
-  return sorted[std::max<size_t>(rank, 1) - 1];
-}
-
 WorkloadStats ComputeWorkloadStats(const Workload& w) {
   WorkloadStats s;
   s.requests = static_cast<int64_t>(w.requests.size());

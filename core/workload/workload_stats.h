@@ -1,9 +1,13 @@
 #pragma once
 // Summary statistics of a workload, as `dynamo-sim describe workload` prints them.
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
+#include "core/check.h"
 #include "core/workload/request.h"
 
 namespace dynamo {
@@ -32,6 +36,15 @@ WorkloadStats ComputeWorkloadStats(const Workload& w);
 
 // Nearest-rank percentile of a sorted vector: the value at rank ceil(p * n). Precondition:
 // !sorted.empty(), 0 < p <= 1.
-int64_t NearestRank(const std::vector<int64_t>& sorted, double p);
+template <typename T>
+T NearestRank(const std::vector<T>& sorted, double p) {
+  DYNAMO_CHECK(!sorted.empty() && p > 0 && p <= 1);
+  const size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(sorted.size())));
+  return sorted[std::max<size_t>(rank, 1) - 1];
+}
+// Lengths and counts (also lets a braced list deduce).
+inline int64_t NearestRank(const std::vector<int64_t>& sorted, double p) {
+  return NearestRank<int64_t>(sorted, p);
+}
 
 }  // namespace dynamo

@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "profiler/cuda/cuda_status.h"
-#include "profiler/cuda/fill_kernels.h"
+#include "profiler/cuda/fill_format.h"
 
 #if defined(DYNAMO_HAVE_NCCL)
 #include <nccl.h>
@@ -34,19 +34,6 @@ ncclDataType_t NcclType(DType d) {
 #endif
     default:
       return ncclBfloat16;
-  }
-}
-
-FillElem FillFor(DType d) {
-  switch (d) {
-    case DType::kFp16:
-      return FillElem::kFp16;
-    case DType::kFp32:
-      return FillElem::kFp32;
-    case DType::kFp8:
-      return FillElem::kFp8E4m3;
-    default:
-      return FillElem::kBf16;
   }
 }
 
@@ -106,8 +93,8 @@ StatusOr<std::unique_ptr<CollectiveOp>> CollectiveOp::Create(const perf::Collect
     RETURN_IF_ERROR(scoped.status());
     RETURN_IF_ERROR(
         CudaCall(LaunchFillRandom(send.data(), counts.send_bytes_per_rank / counts.elem_bytes,
-                                  FillFor(shape.dtype), seed + static_cast<uint64_t>(s.device), 1.f,
-                                  s.stream),
+                                  FillElemFor(shape.dtype), seed + static_cast<uint64_t>(s.device),
+                                  1.f, s.stream),
                  "fill collective input"));
     RETURN_IF_ERROR(CudaCall(cudaStreamSynchronize(s.stream), "cudaStreamSynchronize"));
     op->send_.push_back(std::move(send));

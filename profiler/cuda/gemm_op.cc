@@ -5,7 +5,7 @@
 
 #include "profiler/cuda/cuda_plan.h"
 #include "profiler/cuda/cuda_status.h"
-#include "profiler/cuda/fill_kernels.h"
+#include "profiler/cuda/fill_format.h"
 
 namespace dynamo::profiler::gpu {
 namespace {
@@ -24,19 +24,6 @@ cudaDataType_t CudaType(DType d) {
       break;
   }
   return CUDA_R_16BF;  // unreachable: CheckGemmSupported rejects fp4
-}
-
-FillElem FillFor(DType d) {
-  switch (d) {
-    case DType::kFp16:
-      return FillElem::kFp16;
-    case DType::kFp32:
-      return FillElem::kFp32;
-    case DType::kFp8:
-      return FillElem::kFp8E4m3;
-    default:
-      return FillElem::kBf16;
-  }
 }
 
 int64_t Elems(int64_t rows, int64_t cols) { return rows * cols; }
@@ -61,10 +48,10 @@ StatusOr<std::unique_ptr<GemmOp>> GemmOp::Create(const perf::GemmShape& shape,
   ScopedDevice scoped(device);
   RETURN_IF_ERROR(scoped.status());
   RETURN_IF_ERROR(CudaCall(LaunchFillRandom(op->a_.data(), Elems(shape.m, shape.k),
-                                            FillFor(shape.dtype), seed, 1.f, stream.stream),
+                                            FillElemFor(shape.dtype), seed, 1.f, stream.stream),
                            "fill gemm A"));
   RETURN_IF_ERROR(CudaCall(LaunchFillRandom(op->w_.data(), Elems(shape.n, shape.k),
-                                            FillFor(shape.dtype), seed + 1, 1.f, stream.stream),
+                                            FillElemFor(shape.dtype), seed + 1, 1.f, stream.stream),
                            "fill gemm W"));
 
   const cublasComputeType_t compute =

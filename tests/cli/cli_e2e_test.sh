@@ -5,45 +5,8 @@ set -uo pipefail
 SIM=$1
 SRC=$2
 SHARED=$3
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-passed=0
-failed=0
-
-# expect NAME CODE EXPECTED_STDERR_LINE -- ARGS...   (EXPECTED '' skips the stderr check)
-expect() {
-  local name=$1 code=$2 want=$3
-  shift 4
-  "$SIM" "$@" >"$TMP/out" 2>"$TMP/err"
-  local rc=$?
-  local err
-  err=$(head -n 1 "$TMP/err")
-  if [ "$rc" -ne "$code" ]; then
-    echo "FAIL $name: exit $rc, expected $code; stderr: $err"
-    failed=$((failed + 1))
-  elif [ -n "$want" ] && [ "$err" != "$want" ]; then
-    echo "FAIL $name: stderr"
-    echo "   got: $err"
-    echo "  want: $want"
-    failed=$((failed + 1))
-  else
-    passed=$((passed + 1))
-  fi
-}
-
-# json_has NAME KEY... : the last command's stdout is a JSON object with these keys.
-json_has() {
-  local name=$1
-  shift
-  if python3 - "$TMP/out" "$@" <<'PY'; then passed=$((passed + 1)); else echo "FAIL $name: JSON keys"; failed=$((failed + 1)); fi
-import json, sys
-obj = json.load(open(sys.argv[1]))
-missing = [k for k in sys.argv[2:] if k not in obj]
-if missing:
-    print("missing keys:", missing)
-    sys.exit(1)
-PY
-}
+BIN=$SIM
+source "$(dirname "$0")/e2e_lib.sh"
 
 # --- success paths ---
 expect model_json 0 '' -- describe model llama-3.1-70b --tp 4 --json
@@ -64,7 +27,7 @@ expect version 0 '' -- --version
 "$SIM" describe workload default --json --seed 3 >"$TMP/a"
 "$SIM" describe workload default --json --seed 3 >"$TMP/b"
 "$SIM" describe workload default --json --seed 4 >"$TMP/c"
-if cmp -s "$TMP/a" "$TMP/b" && ! cmp -s "$TMP/a" "$TMP/c"; then passed=$((passed + 1)); else echo "FAIL seed determinism"; failed=$((failed + 1)); fi
+if cmp -s "$TMP/a" "$TMP/b" && ! cmp -s "$TMP/a" "$TMP/c"; then ok; else bad "seed determinism"; fi
 
 # --- bad usage: exit 2 ---
 expect no_subcommand 2 'A subcommand is required' -- describe
@@ -82,7 +45,7 @@ printf '{"architectures": ["LlamaForCausalLM"], "hidden_size": 4096, "num_hidden
 expect bad_config 1 "error: $TMP/config.json: \$.num_hidden_layers: 0 is out of range; must be in [1, 10000]" -- describe model "$TMP/config.json"
 printf '{"architectures": ["LlamaForCausalLM"],\n  "hidden_size": 4096,,\n}' >"$TMP/syntax.json"
 expect json_syntax 1 '' -- describe model "$TMP/syntax.json"
-grep -q "^error: $TMP/syntax.json:2:23: invalid JSON: " "$TMP/err" && passed=$((passed + 1)) || { echo "FAIL json_syntax location: $(cat "$TMP/err")"; failed=$((failed + 1)); }
+grep -q "^error: $TMP/syntax.json:2:23: invalid JSON: " "$TMP/err" && ok || bad "json_syntax location: $(cat "$TMP/err")"
 
 printf '{"requests": 5, "arrival": {"process": "poisson", "rate_rps": -2}, "isl": 10, "osl": 2}' >"$TMP/neg.json"
 expect negative_rate 1 "error: $TMP/neg.json: \$.arrival.rate_rps: -2 is out of range; must be > 0" -- describe workload "$TMP/neg.json"
@@ -98,11 +61,10 @@ expect garbage_csv 1 '' -- describe workload "$TMP/garbage.csv"
 if [ -f "$SHARED/traces/mooncake/conversation_trace.jsonl" ]; then
   expect mooncake 0 '' -- describe workload "$SHARED/traces/mooncake/conversation_trace.jsonl" --json
   python3 -c "import json,sys; j=json.load(open('$TMP/out')); sys.exit(0 if j['requests']==12031 and 0<j['prefix_reuse_ratio']<1 else 1)" \
-    && passed=$((passed + 1)) || { echo "FAIL mooncake figures"; failed=$((failed + 1)); }
+    && ok || bad "mooncake figures"
   expect azure 0 '' -- describe workload "$SHARED/traces/azure2023/AzureLLMInferenceTrace_code.csv" --first 100 --rate 2
 else
   echo "skipped: real traces (../shared/data absent)"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
