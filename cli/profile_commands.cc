@@ -225,7 +225,7 @@ Status ProfileShow(const std::string& path, const std::string& device_name, bool
   if (!device_name.empty()) RETURN_IF_ERROR(db->FindDevice(device_name).status());
   for (const perf::DeviceInfo& d : devices) {
     if (!device_name.empty() && d.name != device_name) continue;
-    ASSIGN_OR_RETURN(int64_t id, db->FindDevice(d.name));
+    const int64_t id = d.id;
     ASSIGN_OR_RETURN(std::vector<perf::TableSummary> tables, db->Summary(id));
     ASSIGN_OR_RETURN(std::vector<perf::HostOverheadRow> host, db->HostOverheads(id));
     json jd = {{"name", d.name},
@@ -372,20 +372,18 @@ Status ProfileEstimate(const EstimateArgs& a) {
         {a.tp, a.pp, a.ep},       dtype,         kv, a.gpu_memory_utilization, a.block_size,
         a.max_num_batched_tokens, a.max_num_seqs};
     ASSIGN_OR_RETURN(perf::MemoryPlan p, perf::PlanMemory(model, gpu, mc));
-    {
-      const double gib = 1 << 30;
-      char buf[256];
-      std::snprintf(buf, sizeof buf,
-                    "memory per GPU: weights %.2f GiB, activations %.2f GiB, runtime %.2f GiB, "
-                    "KV %.2f GiB = %lld blocks of %lld tokens (%lld tokens)",
-                    p.weight_bytes / gib, p.activation_bytes / gib, p.runtime_bytes / gib,
-                    p.kv_bytes / gib, (long long)p.kv_blocks, (long long)p.block_size,
-                    (long long)p.kv_tokens());
-      mem_text = buf;
-      mem = {{"weight_bytes", p.weight_bytes},   {"activation_bytes", p.activation_bytes},
-             {"runtime_bytes", p.runtime_bytes}, {"kv_bytes", p.kv_bytes},
-             {"kv_blocks", p.kv_blocks},         {"kv_tokens", p.kv_tokens()}};
-    }
+    const double gib = 1 << 30;
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "memory per GPU: weights %.2f GiB, activations %.2f GiB, runtime %.2f GiB, "
+                  "KV %.2f GiB = %lld blocks of %lld tokens (%lld tokens)",
+                  p.weight_bytes / gib, p.activation_bytes / gib, p.runtime_bytes / gib,
+                  p.kv_bytes / gib, (long long)p.kv_blocks, (long long)p.block_size,
+                  (long long)p.kv_tokens());
+    mem_text = buf;
+    mem = {{"weight_bytes", p.weight_bytes},   {"activation_bytes", p.activation_bytes},
+           {"runtime_bytes", p.runtime_bytes}, {"kv_bytes", p.kv_bytes},
+           {"kv_blocks", p.kv_blocks},         {"kv_tokens", p.kv_tokens()}};
   }
   if (b.empty()) {
     if (a.json) {

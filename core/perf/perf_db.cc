@@ -4,12 +4,11 @@
 
 #include <array>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <string_view>
 #include <utility>
-
-#include "core/file_io.h"
 
 namespace dynamo::perf {
 namespace {
@@ -325,13 +324,14 @@ Status PerfDb::CreateAtVersionForTest(const std::string& path, int version) {
 StatusOr<std::unique_ptr<PerfDb>> PerfDb::Open(const std::string& path, Mode mode) {
   const bool write = mode == Mode::kReadWrite;
   if (!write) {
-    auto bytes = ReadFile(path);
-    if (!bytes.ok()) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    if (ec) {
       return NotFound(path +
                       ": performance database not found; create one with "
                       "`dynamo-profile run` or `dynamo-profile import-aiconfigurator`");
     }
-    if (bytes.value().empty()) {
+    if (size == 0) {
       return InvalidArgument(path +
                              ": the file is empty, not a performance database; create "
                              "one with `dynamo-profile run`");
@@ -381,7 +381,7 @@ StatusOr<std::vector<DeviceInfo>> PerfDb::Devices() const {
   RETURN_IF_ERROR(impl_->Query(
       "SELECT name, kind, catalog_gpu, driver_version, cuda_version, library_versions, "
       "sm_clock_mhz, mem_clock_mhz, memory_bytes, sm_count, cpu_model, threads, "
-      "peak_flops_bf16, peak_flops_fp32, memory_bandwidth, tool_version, created_at FROM "
+      "peak_flops_bf16, peak_flops_fp32, memory_bandwidth, tool_version, created_at, id FROM "
       "devices ORDER BY id;",
       [&](sqlite3_stmt* s) {
         DeviceInfo d;
@@ -402,6 +402,7 @@ StatusOr<std::vector<DeviceInfo>> PerfDb::Devices() const {
         d.memory_bandwidth_bytes_per_s = sqlite3_column_double(s, 14);
         d.tool_version = Text(s, 15);
         d.created_at = Text(s, 16);
+        d.id = sqlite3_column_int64(s, 17);
         out.push_back(std::move(d));
         return Status::Ok();
       }));
@@ -477,15 +478,14 @@ Status PerfDb::Rollback() { return impl_->Exec("ROLLBACK;"); }
 
 namespace {
 
-Status BindValues(sqlite3_stmt* stmt, int first, const Timing& t, Provenance p,
-                  const std::string& source) {
+void BindValues(sqlite3_stmt* stmt, int first, const Timing& t, Provenance p,
+                const std::string& source) {
   sqlite3_bind_double(stmt, first, t.median_us);
   sqlite3_bind_double(stmt, first + 1, t.p10_us);
   sqlite3_bind_double(stmt, first + 2, t.p90_us);
   sqlite3_bind_int64(stmt, first + 3, t.samples);
   sqlite3_bind_text(stmt, first + 4, ProvenanceName(p).data(), -1, SQLITE_STATIC);
   sqlite3_bind_text(stmt, first + 5, source.c_str(), -1, SQLITE_TRANSIENT);
-  return Status::Ok();
 }
 
 constexpr std::string_view kValueNames = "median_us, p10_us, p90_us, samples, provenance, source";
@@ -511,7 +511,7 @@ Status PerfDb::Insert(int64_t device_id, const PerfRow& row) {
   sqlite3_bind_int64(stmt, i++, device_id);
   for (const auto& t : k.text) sqlite3_bind_text(stmt, i++, t.c_str(), -1, SQLITE_TRANSIENT);
   for (int64_t v : k.ints) sqlite3_bind_int64(stmt, i++, v);
-  (void)BindValues(stmt, i, row.timing, row.provenance, row.source);
+  BindValues(stmt, i, row.timing, row.provenance, row.source);
   const int rc = sqlite3_step(stmt);
   sqlite3_reset(stmt);
   if (rc != SQLITE_DONE) return impl_->Error("writing " + std::string(l.table));
@@ -529,7 +529,7 @@ Status PerfDb::InsertHostOverhead(int64_t device_id, const HostOverheadRow& row)
   }
   sqlite3_bind_int64(stmt, 1, device_id);
   sqlite3_bind_text(stmt, 2, HostOverheadName(row.kind).data(), -1, SQLITE_STATIC);
-  (void)BindValues(stmt, 3, row.timing, row.provenance, row.source);
+  BindValues(stmt, 3, row.timing, row.provenance, row.source);
   const int rc = sqlite3_step(stmt);
   sqlite3_finalize(stmt);
   if (rc != SQLITE_DONE) return impl_->Error("writing host_overhead");

@@ -39,6 +39,7 @@ struct DeviceInfo {
   double peak_flops_fp32 = 0;
   double memory_bandwidth_bytes_per_s = 0;
   std::string tool_version;  // "dynamo-profile 0.1.0"
+  int64_t id = 0;            // row id in this database (set by Devices(); ignored by UpsertDevice)
   std::string created_at;    // ISO-8601 UTC time the device was first recorded (set by the writer)
 };
 

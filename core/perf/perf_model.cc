@@ -5,6 +5,7 @@
 #include <limits>
 #include <set>
 
+#include "core/check.h"
 #include "core/perf/analytic_model.h"
 
 namespace dynamo::perf {
@@ -129,14 +130,12 @@ PerfModel PerfModel::Analytic(const GpuSpec& gpu) {
 StatusOr<PerfModel> PerfModel::FromDb(const PerfDb& db, const std::string& device) {
   ASSIGN_OR_RETURN(int64_t id, db.FindDevice(device));
   ASSIGN_OR_RETURN(std::vector<DeviceInfo> devices, db.Devices());
-  DeviceInfo info;
+  const auto info_it =
+      std::find_if(devices.begin(), devices.end(), [&](const DeviceInfo& d) { return d.id == id; });
+  DYNAMO_CHECK(info_it != devices.end());  // FindDevice returned one of them
+  const DeviceInfo& info = *info_it;
   ASSIGN_OR_RETURN(std::vector<PerfRow> rows, db.Rows(id));
   ASSIGN_OR_RETURN(std::vector<HostOverheadRow> host, db.HostOverheads(id));
-  // Devices() is ordered by id; FindDevice returned one of them.
-  for (const DeviceInfo& d : devices) {
-    auto found = db.FindDevice(d.name);
-    if (found.ok() && found.value() == id) info = d;
-  }
   if (rows.empty()) {
     return FailedPrecondition(db.path() + ": device '" + info.name +
                               "' has no measured rows; run `dynamo-profile run` or import a table");
@@ -192,7 +191,8 @@ StatusOr<PerfModel> PerfModel::FromRows(const DeviceInfo& device, std::vector<Pe
 Status PerfModel::Build() {
   partitions_ = std::make_shared<std::vector<Partition>>();
   // Pass 1: the axis values of each partition.
-  std::map<std::pair<int, std::string>, size_t> index;
+  std::map<std::pair<int, std::string>, size_t>& index = partition_index_;
+  index.clear();
   std::vector<std::vector<std::set<double>>> axis_values;
   std::vector<std::vector<bool>> log1p;
   for (const PerfRow& r : rows_) {
@@ -229,13 +229,9 @@ Status PerfModel::Build() {
   return Status::Ok();
 }
 
-const PerfModel::Partition* PerfModel::Exact(const OpShape& shape, const std::string& impl) const {
-  const Coords c = CoordsOf(shape, impl);
-  const int family = static_cast<int>(shape.index());
-  for (const Partition& p : *partitions_) {
-    if (p.family == family && p.key == c.key) return &p;
-  }
-  return nullptr;
+const PerfModel::Partition* PerfModel::Find(int family, const std::string& key) const {
+  auto it = partition_index_.find({family, key});
+  return it == partition_index_.end() ? nullptr : &(*partitions_)[it->second];
 }
 
 const PerfModel::Partition* PerfModel::Nearest(int family, const std::vector<double>& categorical,
@@ -249,11 +245,6 @@ const PerfModel::Partition* PerfModel::Nearest(int family, const std::vector<dou
     if (d < best_d) best_d = d, best = &p;
   }
   return best;
-}
-
-std::optional<OpGrid::Result> PerfModel::GridAt(const Partition& p, const OpShape& shape) const {
-  const Coords c = CoordsOf(shape, p.impl);
-  return p.grid->At(c.axes);
 }
 
 OpLatency PerfModel::FromUtil(const OpShape& shape, double log_util, bool exact,
@@ -334,19 +325,23 @@ std::optional<OpLatency> PerfModel::PrefixBeyondData(const Partition& p,
   } else {
     return std::nullopt;
   }
-  auto r = GridAt(p, proxy);
+  auto r = p.grid->At(CoordsOf(proxy, p.impl).axes);
   if (!r) return std::nullopt;
   return FromUtil(shape, r->value, false, true);
 }
 
 StatusOr<OpLatency> PerfModel::Lookup(const OpShape& shape) const {
-  RETURN_IF_ERROR(Validate(shape).WithContext(Describe(shape)));
+  // Describe() only on error: this is the hot path of every step evaluation.
+  if (Status v = Validate(shape); !v.ok()) return v.WithContext(Describe(shape));
   if (!analytic_) {
     if (auto* c = std::get_if<CollectiveShape>(&shape)) {
       if (auto l = LookupCollective(*c)) return *l;
-    } else if (const Partition* p = Exact(shape, "")) {
+    } else if (const Coords coords = CoordsOf(shape, "");
+               const Partition* p = Find(static_cast<int>(shape.index()), coords.key)) {
       if (auto l = PrefixBeyondData(*p, shape)) return *l;
-      if (auto r = GridAt(*p, shape)) return FromUtil(shape, r->value, r->exact, r->extrapolated);
+      if (auto r = p->grid->At(coords.axes)) {
+        return FromUtil(shape, r->value, r->exact, r->extrapolated);
+      }
     }
     if (auto l = Borrow(shape)) return *l;
   }
@@ -367,11 +362,8 @@ std::vector<LooPoint> PerfModel::LeaveOneOut(std::string_view family) const {
   for (const PerfRow& r : rows_) {
     if (OpFamilyName(r.shape) != family) continue;
     const Coords c = CoordsOf(r.shape, r.impl);
-    const Partition* p = nullptr;
-    for (const Partition& q : *partitions_) {
-      if (q.family == static_cast<int>(r.shape.index()) && q.key == c.key) p = &q;
-    }
-    if (p == nullptr) continue;
+    const Partition* p = Find(static_cast<int>(r.shape.index()), c.key);
+    DYNAMO_CHECK(p != nullptr);  // Build() made a partition for every row
     const size_t cell = *p->grid->CellOf(c.axes);
     const double saved = p->grid->Get(cell);
     p->grid->Set(cell, std::numeric_limits<double>::quiet_NaN());

@@ -83,8 +83,8 @@ class PerfModel {
   };
   PerfModel() = default;
   Status Build();
-  std::optional<OpGrid::Result> GridAt(const Partition& p, const OpShape& shape) const;
-  const Partition* Exact(const OpShape& shape, const std::string& impl) const;
+  // The partition of (family, key), or nullptr.
+  const Partition* Find(int family, const std::string& key) const;
   const Partition* Nearest(int family, const std::vector<double>& categorical,
                            std::string_view impl) const;
   OpLatency FromUtil(const OpShape& shape, double log_util, bool exact, bool extrapolated) const;
@@ -100,6 +100,7 @@ class PerfModel {
   std::map<HostOverheadKind, double> host_us_;
   // shared_ptr: PerfModel is copied into every StepLatency user; the grids are immutable.
   std::shared_ptr<std::vector<Partition>> partitions_;
+  std::map<std::pair<int, std::string>, size_t> partition_index_;  // (family, key) -> index
 };
 
 }  // namespace dynamo::perf
