@@ -1,13 +1,16 @@
-// dynamo-sim: simulate LLM serving plans. Subcommands so far: describe (models, GPUs, workloads,
-// clusters). Exit codes: 0 ok, 1 bad input, 2 bad usage, 3 internal error.
+// dynamo-sim: simulate LLM serving plans. Subcommands: run (one plan on a workload), describe
+// (models, GPUs, workloads, clusters). Exit codes: 0 ok, 1 bad input, 2 bad usage, 3 internal
+// error.
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
 #include "cli/describe.h"
 #include "cli/exit_codes.h"
+#include "cli/sim_commands.h"
 #include "core/hardware/gpu_spec.h"
 #include "core/model/model_catalog.h"
+#include "core/plan/plan.h"
 #include "core/workload/workload.h"
 
 namespace dynamo::cli {
@@ -45,6 +48,42 @@ int Main(int argc, char** argv) {
   app.set_version_flag("--version", "dynamo-sim 0.1.0");
   app.require_subcommand(1);
   Status result;
+
+  SimRunArgs run_args;
+  uint64_t run_seed = 0;
+  double run_ttft = 0, run_itl = 0;
+  CLI::App* run = app.add_subcommand("run", "Simulate one plan on a workload");
+  run->add_option("--plan", run_args.plan,
+                  "Bundled plan (" + Join(BundledPlanNames()) + ") or a plan.json path")
+      ->required();
+  run->add_option("--workload", run_args.workload,
+                  "Bundled spec (" + Join(BundledWorkloadNames()) +
+                      "), a spec .json, a Mooncake .jsonl or an Azure .csv trace")
+      ->capture_default_str();
+  run->add_option("--perf-db", run_args.perf_db,
+                  "Performance database (dynamo-profile); default: analytic model of the GPU");
+  CLI::Option* run_seed_opt =
+      run->add_option("--seed", run_seed,
+                      "Seed (default: the synthetic workload's own seed; 0 for traces); also "
+                      "regenerates a synthetic workload")
+          ->check(NonNegativeInteger());
+  CLI::Option* ttft_opt =
+      run->add_option("--ttft-ms", run_ttft, "TTFT target (ms)")->check(CLI::PositiveNumber);
+  CLI::Option* itl_opt =
+      run->add_option("--itl-ms", run_itl, "ITL target (ms)")->check(CLI::PositiveNumber);
+  run->add_option("--percentile", run_args.percentile, "Percentile the SLO verdicts use")
+      ->capture_default_str()
+      ->check(CLI::IsMember({50.0, 90.0, 95.0, 99.0}));
+  run->add_option("--out", run_args.out,
+                  "Directory for summary.json, requests.csv, timeseries.csv");
+  run->add_flag("--json", run_args.json, "Print one JSON object on stdout");
+  run->add_flag("--no-progress", run_args.no_progress, "No progress line on stderr");
+  run->callback([&] {
+    if (*run_seed_opt) run_args.seed = run_seed;
+    if (*ttft_opt) run_args.ttft_ms = run_ttft;
+    if (*itl_opt) run_args.itl_ms = run_itl;
+    result = SimRun(run_args);
+  });
 
   CLI::App* describe =
       app.add_subcommand("describe", "Show what is known of a model, GPU, workload or cluster");

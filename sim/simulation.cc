@@ -1,0 +1,777 @@
+#include "sim/simulation.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include "core/check.h"
+#include "core/rng.h"
+#include "core/topology/cluster_topology.h"
+#include "runtime/router/router.h"
+#include "runtime/worker/engine_scheduler.h"
+#include "sim/event_queue.h"
+#include "sim/network_model.h"
+#include "sim/step_timer.h"
+
+namespace dynamo::sim {
+namespace {
+
+using worker::EngineScheduler;
+
+enum class EventKind : uint8_t {
+  kArrival,   // a = request index
+  kWake,      // a = worker: schedule a step if idle
+  kStepDone,  // a = worker
+  kNetwork,   // b = token (stale tokens are skipped)
+  kSample,    // close a time-series interval
+};
+
+struct Event {
+  EventKind kind;
+  uint32_t a = 0;
+  uint64_t b = 0;
+};
+
+struct Worker {
+  int pool = 0;
+  WorkerRole role = WorkerRole::kAggregated;
+  std::unique_ptr<EngineScheduler> sched;
+  std::vector<GpuId> gpus;
+  bool stepping = false;
+  bool wake_pending = false;
+  int32_t batch_seqs = 0;  // sequences in the step in flight
+};
+
+struct Pool {
+  std::unique_ptr<StepTimer> timer;
+  int32_t block_size = 16;
+  int32_t max_num_batched_tokens = 0;
+  bool chunked_prefill = true;
+};
+
+// Per-request state of a prefill -> decode hand-off.
+struct Handoff {
+  int32_t decode_worker = -1;
+  bool decode_added = false;
+  bool reserved = false;
+  bool prefill_done = false;
+  bool arrived = false;
+  int32_t cached_at_decode = 0;  // prompt tokens the decode worker already held
+  int32_t sent_upto = 0;         // prompt tokens whose KV has been put on the network
+  int32_t computed = 0;          // prompt tokens computed on the prefill worker so far
+  int32_t outstanding = 0;       // transfers in flight
+  Time prefill_done_at;
+  Time reserved_at;
+};
+
+// Chained hash of the prompt through token `last` (inclusive), from the workload's block hashes
+// (one per `block_tokens` tokens): equal workload hash + equal offset = equal prefix.
+uint64_t EngineBlockHash(const Request& r, int32_t block_tokens, int64_t last, int32_t bs) {
+  const uint64_t h = r.block_hashes[static_cast<size_t>(last / block_tokens)];
+  const uint64_t salt =
+      (static_cast<uint64_t>(last % block_tokens) << 16) ^ static_cast<uint64_t>(bs);
+  const uint64_t mixed = Mix64(h ^ Mix64(salt + 0x9e3779b97f4a7c15ULL));
+  return mixed == 0 ? 1 : mixed;
+}
+
+class Simulation {
+ public:
+  Simulation(const Plan& plan, const Workload& workload,
+             std::shared_ptr<const perf::PerfModel> perf, const SimOptions& options)
+      : plan_(plan), wl_(workload), perf_(std::move(perf)), opt_(options) {}
+
+  Status Init();
+  SimResult Run();
+
+ private:
+  // Setup.
+  Status BuildWorkers();
+  StatusOr<router::Router> MakeRouter(WorkerRole role, const char* stream);
+
+  // Event handlers.
+  void OnArrival(uint32_t index);
+  void OnStepDone(int w);
+  void OnNetwork();
+  void OnSample();
+
+  // Worker driving.
+  void Wake(int w);
+  void StartStep(int w);
+  bool AddToWorker(int w, RequestId id, bool kv_remote, int32_t generated);
+  void ProcessOutcome(int w, const worker::StepOutcome& out);
+  void OnPrefillDone(int w, RequestId id);
+  void RouteToDecode(RequestId id);
+  void SendKv(RequestId id, int32_t upto);
+  void MaybeKvArrived(RequestId id);
+  void Complete(RequestId id);
+  void Reject(RequestId id);
+  void ArmNetwork();
+
+  // Accounting.
+  void Advance(Time t);  // integrates the time-average counters up to t
+  void Mix(uint64_t v) { fingerprint_ = Mix64(fingerprint_ ^ v) + 0x9e3779b97f4a7c15ULL; }
+  std::vector<uint64_t> HashesFor(const Request& r, int32_t block_size) const;
+  void CountShareableBlocks();
+  RunSummary Summarize(double wall_s);
+
+  const Plan& plan_;
+  const Workload& wl_;
+  std::shared_ptr<const perf::PerfModel> perf_;
+  SimOptions opt_;
+
+  std::optional<ClusterTopology> topology_;
+  std::unique_ptr<NetworkModel> network_;
+  std::vector<Pool> pools_;
+  std::vector<Worker> workers_;
+  std::optional<router::Router> agg_router_, prefill_router_, decode_router_;
+  int64_t kv_bytes_per_token_ = 0;
+
+  EventQueue<Event> queue_;
+  Time now_;
+  uint64_t network_token_ = 0;
+  Time network_armed_ = Time::Max();
+  std::vector<TransferId> completed_transfers_;
+  std::vector<RequestId> transfer_owner_;  // [transfer id] -> request
+  std::vector<worker::KvReservation> reserved_scratch_;
+
+  std::vector<RequestRecord> records_;
+  std::vector<Handoff> handoffs_;  // [request] (disaggregated plans)
+  // [request] leading workload blocks whose content another request also holds.
+  std::vector<int32_t> shareable_;
+  size_t next_arrival_ = 0;  // open loop: next request to arrive; closed loop: next to send
+  int64_t finished_ = 0;     // completed + rejected
+  int64_t completed_ = 0, rejected_ = 0;
+
+  LogHistogram ttft_, itl_, tpot_, e2e_, queue_ms_, transfer_ms_;
+  int64_t output_tokens_ = 0, prompt_tokens_ = 0, cached_tokens_ = 0;
+  int64_t steps_ = 0, events_ = 0, preemptions_ = 0, transfers_ = 0;
+  double transfer_bytes_ = 0;
+  double good_requests_ = 0;
+  uint64_t fingerprint_ = 0x6a09e667f3bcc908ULL;
+
+  // Time-average counters, integrated in Advance().
+  Time last_advance_;
+  int64_t in_system_ = 0, stepping_ = 0, running_seqs_ = 0;
+  double in_system_area_ = 0, stepping_area_ = 0, running_area_ = 0;  // x nanoseconds
+  double busy_ns_total_ = 0;
+  Time first_arrival_ = Time::Max(), last_finish_;
+  // Current time-series interval.
+  TimeseriesRow row_;
+  double row_in_system_area_ = 0, row_stepping_area_ = 0, row_running_area_ = 0;
+  std::vector<TimeseriesRow> timeseries_;
+};
+
+std::vector<uint64_t> Simulation::HashesFor(const Request& r, int32_t bs) const {
+  std::vector<uint64_t> out;
+  if (wl_.block_tokens <= 0 || r.block_hashes.empty()) return out;
+  // Only the shareable prefix: blocks no other request holds are never hit by another request,
+  // so they need not enter the prefix cache's index (the dominant cost on long prompts).
+  const int64_t covered =
+      std::min<int64_t>(r.isl, static_cast<int64_t>(shareable_[r.id.value()]) * wl_.block_tokens);
+  const int64_t full = covered / bs;
+  out.reserve(static_cast<size_t>(full));
+  for (int64_t i = 0; i < full; ++i) {
+    out.push_back(EngineBlockHash(r, wl_.block_tokens, (i + 1) * bs - 1, bs));
+  }
+  return out;
+}
+
+void Simulation::CountShareableBlocks() {
+  // A workload hash identifies the prompt through its block; a block is shareable when at
+  // least two requests hold that hash. Prefixes are chained, so the shareable blocks of a
+  // request are a leading run.
+  std::unordered_map<uint64_t, uint32_t> holders;
+  holders.reserve(wl_.requests.size() * 8);
+  for (const Request& r : wl_.requests) {
+    for (uint64_t h : r.block_hashes) {
+      uint32_t& c = holders[h];
+      c = std::min<uint32_t>(c + 1, 2);
+    }
+  }
+  shareable_.assign(wl_.requests.size(), 0);
+  for (const Request& r : wl_.requests) {
+    int32_t k = 0;
+    while (k < static_cast<int32_t>(r.block_hashes.size()) &&
+           holders[r.block_hashes[static_cast<size_t>(k)]] >= 2) {
+      ++k;
+    }
+    shareable_[r.id.value()] = k;
+  }
+}
+
+StatusOr<router::Router> Simulation::MakeRouter(WorkerRole role, const char* stream) {
+  ASSIGN_OR_RETURN(router::Policy policy, router::ParsePolicy(plan_.router.policy));
+  router::Router::Config cfg;
+  cfg.policy = policy;
+  cfg.seed = Mix64(opt_.seed ^ HashName(stream));
+  auto r = router::Router::Create(cfg);
+  if (!r.ok()) return r.status().WithContext(plan_.source + ": $.router.policy");
+  for (size_t w = 0; w < workers_.size(); ++w) {
+    if (workers_[w].role == role) r->AddWorker(Time::Zero(), WorkerId(static_cast<uint32_t>(w)));
+  }
+  return r;
+}
+
+Status Simulation::BuildWorkers() {
+  ASSIGN_OR_RETURN(ClusterTopology topo, ClusterTopology::Build(plan_.cluster));
+  topology_.emplace(std::move(topo));
+  std::vector<int> gpus;
+  for (const WorkerPoolSpec& p : plan_.workers) {
+    for (int i = 0; i < p.replicas; ++i) gpus.push_back(p.parallelism.gpus());
+  }
+  auto placed = topology_->Place(gpus);
+  if (!placed.ok()) return placed.status().WithContext(plan_.source + ": $.workers");
+  network_ = std::make_unique<NetworkModel>(*topology_);
+
+  for (size_t pi = 0; pi < plan_.workers.size(); ++pi) {
+    const WorkerPoolSpec& spec = plan_.workers[pi];
+    perf::WorkerConfig wc{spec.parallelism, plan_.weight_dtype, plan_.kv_dtype};
+    auto model = perf::StepLatencyModel::Create(plan_.model, wc, perf_);
+    if (!model.ok()) {
+      return model.status().WithContext(plan_.source + ": $.workers[" + std::to_string(pi) + "]");
+    }
+    Pool pool;
+    pool.timer = std::make_unique<StepTimer>(std::move(*model), spec.max_num_seqs);
+    pool.block_size = spec.block_size;
+    pool.max_num_batched_tokens = spec.max_num_batched_tokens;
+    pool.chunked_prefill = spec.enable_chunked_prefill;
+    pools_.push_back(std::move(pool));
+    for (int i = 0; i < spec.replicas; ++i) {
+      worker::EngineConfig ec;
+      ec.role = spec.role;
+      ec.max_num_seqs = spec.max_num_seqs;
+      ec.max_num_batched_tokens = spec.max_num_batched_tokens;
+      ec.block_size = spec.block_size;
+      ec.num_blocks = spec.memory.kv_blocks;
+      ec.enable_prefix_caching = spec.enable_prefix_caching;
+      ec.enable_chunked_prefill = spec.enable_chunked_prefill;
+      Worker w;
+      w.pool = static_cast<int>(pi);
+      w.role = spec.role;
+      w.sched = std::make_unique<EngineScheduler>(ec);
+      w.gpus = (*placed)[workers_.size()];
+      workers_.push_back(std::move(w));
+    }
+  }
+  return Status::Ok();
+}
+
+Status Simulation::Init() {
+  if (plan_.planner.enabled) {
+    return InvalidArgument(plan_.source +
+                           ": $.planner.enabled: the SLA planner is not implemented yet (issue 5); "
+                           "set it to false");
+  }
+  RETURN_IF_ERROR(BuildWorkers());
+  if (plan_.disaggregated()) {
+    ASSIGN_OR_RETURN(router::Router pr, MakeRouter(WorkerRole::kPrefill, "router.prefill"));
+    ASSIGN_OR_RETURN(router::Router dr, MakeRouter(WorkerRole::kDecode, "router.decode"));
+    prefill_router_.emplace(std::move(pr));
+    decode_router_.emplace(std::move(dr));
+  } else {
+    ASSIGN_OR_RETURN(router::Router ar, MakeRouter(WorkerRole::kAggregated, "router"));
+    agg_router_.emplace(std::move(ar));
+  }
+  kv_bytes_per_token_ = plan_.model.KvBytesPerToken(plan_.kv_dtype);
+  const size_t n = wl_.requests.size();
+  records_.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    const Request& r = wl_.requests[i];
+    RequestRecord& rec = records_[i];
+    rec.id = r.id;
+    rec.arrival = r.arrival;
+    rec.isl = r.isl;
+    rec.osl = r.osl;
+  }
+  if (plan_.disaggregated()) handoffs_.resize(n);
+  CountShareableBlocks();
+  queue_.Reserve(1024);
+  return Status::Ok();
+}
+
+void Simulation::Advance(Time t) {
+  if (t <= last_advance_) return;
+  const double dt = static_cast<double>((t - last_advance_).nanos());
+  in_system_area_ += static_cast<double>(in_system_) * dt;
+  stepping_area_ += static_cast<double>(stepping_) * dt;
+  running_area_ += static_cast<double>(running_seqs_) * dt;
+  last_advance_ = t;
+}
+
+void Simulation::Wake(int w) {
+  Worker& wk = workers_[static_cast<size_t>(w)];
+  if (wk.stepping || wk.wake_pending) return;
+  wk.wake_pending = true;
+  queue_.Push(now_, Event{EventKind::kWake, static_cast<uint32_t>(w), 0});
+}
+
+bool Simulation::AddToWorker(int w, RequestId id, bool kv_remote, int32_t generated) {
+  Worker& wk = workers_[static_cast<size_t>(w)];
+  const Pool& pool = pools_[static_cast<size_t>(wk.pool)];
+  const Request& r = wl_.requests[id.value()];
+  // Without chunked prefill a prompt larger than the step budget could never be scheduled.
+  if (!kv_remote && !pool.chunked_prefill && r.isl + generated > pool.max_num_batched_tokens) {
+    return false;
+  }
+  worker::EngineRequest er;
+  er.id = id;
+  er.prompt_tokens = r.isl;
+  er.max_output_tokens = wk.role == WorkerRole::kPrefill ? 1 : std::max(1, r.osl);
+  er.block_hashes = HashesFor(r, pool.block_size);
+  er.generated_tokens = generated;
+  er.kv_remote = kv_remote;
+  if (wk.sched->Add(now_, std::move(er)) != worker::AddResult::kAccepted) return false;
+  Mix(id.value() * 1315423911ULL + static_cast<uint64_t>(w));
+  Wake(w);
+  return true;
+}
+
+void Simulation::OnArrival(uint32_t index) {
+  const Request& r = wl_.requests[index];
+  const RequestId id = r.id;
+  RequestRecord& rec = records_[index];
+  rec.arrival = now_;  // closed loop: sent now
+  first_arrival_ = std::min(first_arrival_, now_);
+  Advance(now_);
+  ++in_system_;
+  ++row_.arrivals;
+  // Open loop: the next arrival is scheduled when this one happens (keeps the queue small).
+  if (wl_.closed_loop_concurrency <= 0 && next_arrival_ < wl_.requests.size()) {
+    const Request& nx = wl_.requests[next_arrival_];
+    queue_.Push(std::max(nx.arrival, now_),
+                Event{EventKind::kArrival, static_cast<uint32_t>(next_arrival_++), 0});
+  }
+  std::vector<uint64_t> hashes;  // only read by the kv policy (issue 5)
+  router::RouteRequest rr{id, r.isl, hashes};
+  if (!plan_.disaggregated()) {
+    const int w = static_cast<int>(agg_router_->Route(now_, rr).worker.value());
+    rec.prefill_worker = w;
+    Mix(static_cast<uint64_t>(w) << 32 | id.value());
+    if (!AddToWorker(w, id, false, 0)) Reject(id);
+    return;
+  }
+  Handoff& h = handoffs_[index];
+  const bool pin_decode = plan_.disagg.conditional || plan_.disagg.layerwise_streaming;
+  if (pin_decode) {
+    h.decode_worker = static_cast<int>(decode_router_->Route(now_, rr).worker.value());
+    rec.decode_worker = h.decode_worker;
+    Mix(static_cast<uint64_t>(h.decode_worker) << 40 | id.value());
+  }
+  if (plan_.disagg.conditional) {
+    Worker& d = workers_[static_cast<size_t>(h.decode_worker)];
+    const int32_t bs = pools_[static_cast<size_t>(d.pool)].block_size;
+    const std::vector<uint64_t> dh = HashesFor(r, bs);
+    const int64_t uncached = r.isl - d.sched->blocks().MatchPrefix(dh) * bs;
+    if (uncached < plan_.disagg.max_local_prefill_tokens) {
+      rec.local_prefill = true;
+      rec.prefill_worker = h.decode_worker;
+      if (!AddToWorker(h.decode_worker, id, false, 0)) Reject(id);
+      return;
+    }
+  }
+  const int p = static_cast<int>(prefill_router_->Route(now_, rr).worker.value());
+  rec.prefill_worker = p;
+  Mix(static_cast<uint64_t>(p) << 32 | id.value());
+  if (!AddToWorker(p, id, false, 0)) {
+    Reject(id);
+    return;
+  }
+  if (plan_.disagg.layerwise_streaming && r.osl > 1) {
+    // The decode worker reserves blocks now, so KV can stream while the prompt is computed.
+    h.decode_added = true;
+    if (!AddToWorker(h.decode_worker, id, true, 1)) h.decode_added = false;
+  }
+}
+
+void Simulation::StartStep(int w) {
+  Worker& wk = workers_[static_cast<size_t>(w)];
+  wk.wake_pending = false;
+  if (wk.stepping) return;
+  const worker::StepPlan& plan = wk.sched->Schedule(now_);
+  for (const worker::Admission& a : plan.admitted) {
+    RequestRecord& rec = records_[a.id.value()];
+    if (a.resumed) continue;
+    const bool decode_side =
+        plan_.disaggregated() && wk.role == WorkerRole::kDecode && !rec.local_prefill;
+    if (decode_side) continue;  // admitted after KV arrival: not queueing for the prompt
+    if (rec.admitted == Time::Max()) {
+      rec.admitted = now_;
+      rec.cached_tokens = a.cached_tokens;
+      cached_tokens_ += a.cached_tokens;
+      prompt_tokens_ += rec.isl;
+      queue_ms_.Add((now_ - rec.arrival).millis());
+    }
+  }
+  for (RequestId id : plan.preempted) {
+    ++records_[id.value()].preemptions;
+    ++preemptions_;
+    Mix(0xdeadULL << 32 | id.value());
+  }
+  // Copied: handling a reservation may call into this scheduler (KvArrived).
+  reserved_scratch_.assign(plan.kv_reserved.begin(), plan.kv_reserved.end());
+  for (const worker::KvReservation& kr : reserved_scratch_) {
+    Handoff& h = handoffs_[kr.id.value()];
+    h.reserved = true;
+    h.reserved_at = now_;
+    h.cached_at_decode = kr.cached_tokens;
+    if (h.prefill_done) records_[kr.id.value()].kv_wait = now_ - h.prefill_done_at;
+    const Request& r = wl_.requests[kr.id.value()];
+    SendKv(kr.id, h.prefill_done ? r.isl : h.computed);
+    MaybeKvArrived(kr.id);
+  }
+  if (plan.empty()) return;
+  // Layer-wise streaming: the KV of each prompt chunk starts moving as its step starts.
+  if (plan_.disagg.layerwise_streaming && wk.role == WorkerRole::kPrefill) {
+    for (const worker::ScheduledSeq& s : plan.seqs) {
+      Handoff& h = handoffs_[s.id.value()];
+      h.computed = std::max(h.computed, s.context_before + s.num_tokens);
+      if (h.reserved) SendKv(s.id, h.computed);
+    }
+  }
+  const Duration d = pools_[static_cast<size_t>(wk.pool)].timer->StepTime(plan.batch);
+  Advance(now_);
+  wk.stepping = true;
+  wk.batch_seqs = static_cast<int32_t>(plan.seqs.size());
+  ++stepping_;
+  running_seqs_ += wk.batch_seqs;
+  busy_ns_total_ += static_cast<double>(d.nanos());
+  ++steps_;
+  Mix((static_cast<uint64_t>(w) << 48) ^ (static_cast<uint64_t>(plan.num_tokens) << 20) ^
+      static_cast<uint64_t>(d.nanos()));
+  queue_.Push(now_ + d, Event{EventKind::kStepDone, static_cast<uint32_t>(w), 0});
+}
+
+void Simulation::OnStepDone(int w) {
+  Worker& wk = workers_[static_cast<size_t>(w)];
+  Advance(now_);
+  wk.stepping = false;
+  --stepping_;
+  running_seqs_ -= wk.batch_seqs;
+  wk.batch_seqs = 0;
+  ProcessOutcome(w, wk.sched->StepDone(now_));
+  StartStep(w);
+}
+
+void Simulation::ProcessOutcome(int w, const worker::StepOutcome& out) {
+  const bool prefill_role = workers_[static_cast<size_t>(w)].role == WorkerRole::kPrefill;
+  for (const worker::TokenOut& t : out.tokens) {
+    RequestRecord& rec = records_[t.id.value()];
+    if (t.index == 1) {
+      rec.first_token = now_;
+      ttft_.Add((now_ - rec.arrival).millis());
+    } else {
+      const Duration gap = now_ - rec.last_token;
+      itl_.Add(gap.millis());
+      rec.itl_max = std::max(rec.itl_max, gap);
+    }
+    rec.last_token = now_;
+    rec.output = t.index;
+    ++output_tokens_;
+    ++row_.output_tokens;
+  }
+  if (prefill_role) {
+    for (RequestId id : out.prefill_done) OnPrefillDone(w, id);
+    return;
+  }
+  for (RequestId id : out.finished) Complete(id);
+}
+
+void Simulation::OnPrefillDone(int w, RequestId id) {
+  const Request& r = wl_.requests[id.value()];
+  prefill_router_->Release(now_, id);
+  Handoff& h = handoffs_[id.value()];
+  h.prefill_done = true;
+  h.prefill_done_at = now_;
+  h.computed = r.isl;
+  if (r.osl <= 1) {  // the first token was the last
+    workers_[static_cast<size_t>(w)].sched->ReleaseKv(now_, id);
+    Wake(w);
+    if (h.decode_worker >= 0) decode_router_->Release(now_, id);
+    Complete(id);
+    return;
+  }
+  if (!h.decode_added) {
+    if (h.decode_worker < 0) RouteToDecode(id);
+    h.decode_added = true;
+    if (!AddToWorker(h.decode_worker, id, true, 1)) {
+      workers_[static_cast<size_t>(w)].sched->ReleaseKv(now_, id);
+      Wake(w);
+      Reject(id);
+      return;
+    }
+  }
+  if (h.reserved) SendKv(id, r.isl);
+  MaybeKvArrived(id);
+}
+
+void Simulation::RouteToDecode(RequestId id) {
+  const Request& r = wl_.requests[id.value()];
+  std::vector<uint64_t> hashes;
+  router::RouteRequest rr{id, r.isl, hashes};
+  Handoff& h = handoffs_[id.value()];
+  h.decode_worker = static_cast<int>(decode_router_->Route(now_, rr).worker.value());
+  records_[id.value()].decode_worker = h.decode_worker;
+  Mix(static_cast<uint64_t>(h.decode_worker) << 40 | id.value());
+}
+
+void Simulation::SendKv(RequestId id, int32_t upto) {
+  Handoff& h = handoffs_[id.value()];
+  const int32_t from = std::max(h.sent_upto, h.cached_at_decode);
+  if (upto <= from) {
+    h.sent_upto = std::max(h.sent_upto, upto);
+    return;
+  }
+  h.sent_upto = upto;
+  const int64_t bytes = static_cast<int64_t>(upto - from) * kv_bytes_per_token_;
+  const RequestRecord& rec = records_[id.value()];
+  const Worker& p = workers_[static_cast<size_t>(rec.prefill_worker)];
+  const Worker& d = workers_[static_cast<size_t>(h.decode_worker)];
+  // One flow per GPU pair: a TP worker's KV shards move in parallel.
+  const size_t n = std::max(p.gpus.size(), d.gpus.size());
+  std::vector<FlowSpec> flows(n);
+  for (size_t k = 0; k < n; ++k) {
+    flows[k] = FlowSpec{p.gpus[k % p.gpus.size()], d.gpus[k % d.gpus.size()],
+                        bytes / static_cast<int64_t>(n) + (k < static_cast<size_t>(bytes) % n)};
+  }
+  const TransferId t = network_->Start(now_, flows);
+  if (transfer_owner_.size() <= t.value()) transfer_owner_.resize(t.value() + 1);
+  transfer_owner_[t.value()] = id;
+  ++h.outstanding;
+  ++transfers_;
+  transfer_bytes_ += static_cast<double>(bytes);
+  Mix(0x7fULL << 56 ^ static_cast<uint64_t>(bytes) ^ id.value() << 8);
+  ArmNetwork();
+}
+
+void Simulation::MaybeKvArrived(RequestId id) {
+  Handoff& h = handoffs_[id.value()];
+  const Request& r = wl_.requests[id.value()];
+  // Arrived: the prompt is computed, the decode worker holds blocks for it, and every token it
+  // did not already hold has been sent and delivered.
+  if (h.arrived || !h.prefill_done || !h.reserved || h.outstanding > 0 ||
+      std::max(h.sent_upto, h.cached_at_decode) < r.isl) {
+    return;
+  }
+  h.arrived = true;
+  RequestRecord& rec = records_[id.value()];
+  rec.transfer = now_ - std::max(h.reserved_at, h.prefill_done_at);
+  transfer_ms_.Add(rec.transfer.millis());
+  workers_[static_cast<size_t>(rec.prefill_worker)].sched->ReleaseKv(now_, id);
+  Wake(rec.prefill_worker);
+  workers_[static_cast<size_t>(h.decode_worker)].sched->KvArrived(now_, id);
+  Wake(h.decode_worker);
+}
+
+void Simulation::ArmNetwork() {
+  const Time t = network_->NextEventTime();
+  if (t == Time::Max() || t >= network_armed_) return;
+  network_armed_ = t;
+  queue_.Push(std::max(t, now_), Event{EventKind::kNetwork, 0, ++network_token_});
+}
+
+void Simulation::OnNetwork() {
+  network_armed_ = Time::Max();
+  completed_transfers_.clear();
+  network_->AdvanceTo(now_, completed_transfers_);
+  for (TransferId t : completed_transfers_) {
+    const RequestId id = transfer_owner_[t.value()];
+    --handoffs_[id.value()].outstanding;
+    MaybeKvArrived(id);
+  }
+  ArmNetwork();
+}
+
+void Simulation::Complete(RequestId id) {
+  RequestRecord& rec = records_[id.value()];
+  DYNAMO_CHECK(!rec.done() && !rec.rejected);
+  Advance(now_);
+  rec.finish = now_;
+  last_finish_ = std::max(last_finish_, now_);
+  --in_system_;
+  ++completed_;
+  ++finished_;
+  ++row_.completions;
+  const double e2e_ms = (rec.finish - rec.arrival).millis();
+  e2e_.Add(e2e_ms);
+  double tpot_ms = 0;
+  if (rec.output > 1) {
+    tpot_ms = (rec.finish - rec.first_token).millis() / static_cast<double>(rec.output - 1);
+    tpot_.Add(tpot_ms);
+  }
+  if (opt_.slo.ttft_ms || opt_.slo.itl_ms) {
+    const bool ttft_good =
+        !opt_.slo.ttft_ms || (rec.first_token - rec.arrival).millis() <= *opt_.slo.ttft_ms;
+    const bool itl_good = !opt_.slo.itl_ms || tpot_ms <= *opt_.slo.itl_ms;
+    if (ttft_good && itl_good) good_requests_ += 1;
+  }
+  if (agg_router_) agg_router_->Release(now_, id);
+  if (decode_router_) decode_router_->Release(now_, id);
+  Mix(id.value() ^ static_cast<uint64_t>(now_.nanos()) << 17);
+  if (opt_.progress && wl_.requests.size() >= 100 &&
+      finished_ % static_cast<int64_t>(wl_.requests.size() / 100) == 0) {
+    opt_.progress(static_cast<double>(finished_) / static_cast<double>(wl_.requests.size()));
+  }
+  if (wl_.closed_loop_concurrency > 0 && next_arrival_ < wl_.requests.size()) {
+    queue_.Push(now_, Event{EventKind::kArrival, static_cast<uint32_t>(next_arrival_++), 0});
+  }
+}
+
+void Simulation::Reject(RequestId id) {
+  RequestRecord& rec = records_[id.value()];
+  DYNAMO_CHECK(!rec.done() && !rec.rejected);
+  Advance(now_);
+  rec.rejected = true;
+  --in_system_;
+  ++rejected_;
+  ++finished_;
+  if (agg_router_) agg_router_->Release(now_, id);
+  if (prefill_router_) prefill_router_->Release(now_, id);
+  if (decode_router_) decode_router_->Release(now_, id);
+  Mix(0xbadULL << 40 | id.value());
+  if (wl_.closed_loop_concurrency > 0 && next_arrival_ < wl_.requests.size()) {
+    queue_.Push(now_, Event{EventKind::kArrival, static_cast<uint32_t>(next_arrival_++), 0});
+  }
+}
+
+void Simulation::OnSample() {
+  Advance(now_);
+  const double interval_ns = static_cast<double>(opt_.timeseries_interval.nanos());
+  const double workers = static_cast<double>(workers_.size());
+  row_.in_system_avg = (in_system_area_ - row_in_system_area_) / interval_ns;
+  row_.running_avg = (running_area_ - row_running_area_) / interval_ns;
+  row_.busy_frac = (stepping_area_ - row_stepping_area_) / (interval_ns * workers);
+  double kv = 0;
+  for (const Worker& w : workers_) {
+    kv += static_cast<double>(w.sched->blocks().num_used_blocks()) /
+          static_cast<double>(w.sched->blocks().num_blocks());
+  }
+  row_.kv_used_frac = kv / workers;
+  timeseries_.push_back(row_);
+  row_ = TimeseriesRow{};
+  row_.t_s = now_.seconds();
+  row_in_system_area_ = in_system_area_;
+  row_running_area_ = running_area_;
+  row_stepping_area_ = stepping_area_;
+  // Nothing else pending while requests remain: they can never finish (reported as stalled in
+  // the summary rather than looping forever).
+  if (finished_ < static_cast<int64_t>(wl_.requests.size()) && !queue_.empty()) {
+    queue_.Push(now_ + opt_.timeseries_interval, Event{EventKind::kSample, 0, 0});
+  }
+}
+
+SimResult Simulation::Run() {
+  const auto wall_start = std::chrono::steady_clock::now();
+  const size_t n = wl_.requests.size();
+  if (wl_.closed_loop_concurrency > 0) {
+    const size_t c = std::min(n, static_cast<size_t>(wl_.closed_loop_concurrency));
+    for (; next_arrival_ < c; ++next_arrival_) {
+      queue_.Push(Time::Zero(),
+                  Event{EventKind::kArrival, static_cast<uint32_t>(next_arrival_), 0});
+    }
+  } else if (n > 0) {
+    queue_.Push(wl_.requests[0].arrival, Event{EventKind::kArrival, 0, 0});
+    next_arrival_ = 1;
+  }
+  if (n > 0) queue_.Push(Time::Zero() + opt_.timeseries_interval, Event{EventKind::kSample, 0, 0});
+  while (!queue_.empty()) {
+    const auto e = queue_.Pop();
+    now_ = e.time;
+    switch (e.payload.kind) {
+      case EventKind::kArrival:
+        OnArrival(e.payload.a);
+        break;
+      case EventKind::kWake:
+        StartStep(static_cast<int>(e.payload.a));
+        break;
+      case EventKind::kStepDone:
+        OnStepDone(static_cast<int>(e.payload.a));
+        break;
+      case EventKind::kNetwork:
+        if (e.payload.b != network_token_) continue;  // superseded
+        OnNetwork();
+        break;
+      case EventKind::kSample:
+        OnSample();
+        break;
+    }
+    ++events_;
+  }
+  // Close the last partial interval.
+  if (row_.arrivals || row_.completions || row_.output_tokens) OnSample();
+  const double wall_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  SimResult result;
+  result.summary = Summarize(wall_s);
+  if (opt_.keep_requests) result.requests = std::move(records_);
+  result.timeseries = std::move(timeseries_);
+  return result;
+}
+
+RunSummary Simulation::Summarize(double wall_s) {
+  RunSummary s;
+  s.seed = opt_.seed;
+  s.requests = static_cast<int64_t>(wl_.requests.size());
+  s.completed = completed_;
+  s.rejected = rejected_;
+  const Time start = first_arrival_ == Time::Max() ? Time::Zero() : first_arrival_;
+  s.duration_s = last_finish_ > start ? (last_finish_ - start).seconds() : 0;
+  s.gpus = plan_.total_gpus();
+  s.ttft_ms = sim::Summarize(ttft_);
+  s.itl_ms = sim::Summarize(itl_);
+  s.tpot_ms = sim::Summarize(tpot_);
+  s.e2e_ms = sim::Summarize(e2e_);
+  s.queue_ms = sim::Summarize(queue_ms_);
+  s.transfer_ms = sim::Summarize(transfer_ms_);
+  if (s.duration_s > 0) {
+    s.throughput_rps = static_cast<double>(completed_) / s.duration_s;
+    s.output_tokens_per_s = static_cast<double>(output_tokens_) / s.duration_s;
+    s.output_tokens_per_s_per_gpu = s.output_tokens_per_s / std::max(1, s.gpus);
+    s.input_tokens_per_s = static_cast<double>(prompt_tokens_) / s.duration_s;
+    s.utilization = stepping_area_ / (s.duration_s * 1e9 * static_cast<double>(workers_.size()));
+    s.little_l = in_system_area_ / (s.duration_s * 1e9);
+    s.little_lambda_w = s.throughput_rps * e2e_.mean() * 1e-3;
+    s.goodput_rps = good_requests_ / s.duration_s;
+  }
+  if (s.tpot_ms.mean > 0) s.output_tokens_per_s_per_user = 1000.0 / s.tpot_ms.mean;
+  s.kv_hit_rate = prompt_tokens_ > 0
+                      ? static_cast<double>(cached_tokens_) / static_cast<double>(prompt_tokens_)
+                      : 0;
+  s.preemptions = preemptions_;
+  s.steps = steps_;
+  s.events = events_;
+  s.transfers = transfers_;
+  s.transfer_gb = transfer_bytes_ * 1e-9;
+  perf::LatencySource worst = perf::LatencySource::kMeasured;
+  for (const Pool& p : pools_) worst = std::max(worst, p.timer->worst_source());
+  s.perf_source = perf_->mode();
+  s.stalled = s.requests - completed_ - rejected_;
+  s.perf_lookup = std::string(perf::LatencySourceName(worst));
+  char fp[17];
+  std::snprintf(fp, sizeof(fp), "%016llx", static_cast<unsigned long long>(fingerprint_));
+  s.fingerprint = fp;
+  s.wall_s = wall_s;
+  if (opt_.slo.ttft_ms || opt_.slo.itl_ms) {
+    s.slo = opt_.slo;
+    const double q = opt_.slo.percentile;
+    if (opt_.slo.ttft_ms) s.ttft_ok = completed_ > 0 && ttft_.Percentile(q) <= *opt_.slo.ttft_ms;
+    if (opt_.slo.itl_ms) s.itl_ok = completed_ > 0 && itl_.Percentile(q) <= *opt_.slo.itl_ms;
+  }
+  return s;
+}
+
+}  // namespace
+
+StatusOr<SimResult> Simulate(const Plan& plan, const Workload& workload,
+                             std::shared_ptr<const perf::PerfModel> perf,
+                             const SimOptions& options) {
+  DYNAMO_CHECK(perf != nullptr);
+  Simulation sim(plan, workload, std::move(perf), options);
+  RETURN_IF_ERROR(sim.Init());
+  return sim.Run();
+}
+
+}  // namespace dynamo::sim

@@ -1,0 +1,45 @@
+#pragma once
+// One simulated run of a plan on a workload (`dynamo-sim run`): the driver that moves requests
+// through the very cores dynamo-run uses (router, engine scheduler + KV block manager) on a
+// virtual clock. Step durations come from the step-latency model; KV transfers from the network
+// model. docs/simulator.md describes the event flow.
+//
+// Deterministic: the same plan, workload, performance model and seed give the same result bit
+// for bit (RunSummary::fingerprint hashes every routing, scheduling and transfer decision).
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "core/perf/perf_model.h"
+#include "core/plan/plan.h"
+#include "core/status.h"
+#include "core/workload/request.h"
+#include "sim/metrics.h"
+
+namespace dynamo::sim {
+
+struct SimOptions {
+  uint64_t seed = 0;
+  SloSpec slo;
+  Duration timeseries_interval = Duration::Seconds(1);
+  bool keep_requests = true;  // RequestRecord per request in the result
+  // Progress callback (fraction done in [0, 1]), called at most every ~1% of requests; may be
+  // empty.
+  std::function<void(double)> progress;
+};
+
+struct SimResult {
+  RunSummary summary;
+  std::vector<RequestRecord> requests;  // by request id (when keep_requests)
+  std::vector<TimeseriesRow> timeseries;
+};
+
+// Errors: a plan the simulator cannot run (a policy not implemented yet, a topology that
+// cannot place the workers). Requests that can never be scheduled are counted as rejected,
+// not errors.
+StatusOr<SimResult> Simulate(const Plan& plan, const Workload& workload,
+                             std::shared_ptr<const perf::PerfModel> perf,
+                             const SimOptions& options);
+
+}  // namespace dynamo::sim
