@@ -7,19 +7,20 @@ SIM := $(BUILD_DIR)/cli/dynamo-sim
 build:
 	@bash scripts/setup.sh
 
-# The main job on the embedded defaults (until `dynamo-sim sweep` lands: the furthest-along job,
-# describing the default model, GPU, cluster and workload).
+# The main job on the embedded defaults (until `dynamo-sim sweep` lands: the default model and
+# GPU, one priced engine step, then the default workload simulated on an aggregated and a
+# disaggregated Llama-3.1-70B plan of one H200 node).
 demo: build
 	@$(SIM) describe model llama-3.1-70b --tp 4
 	@echo
 	@$(SIM) describe gpu h200_sxm
 	@echo
-	@$(SIM) describe cluster --gpu h200_sxm --nodes 2
-	@echo
-	@$(SIM) describe workload default
-	@echo
 	@$(BUILD_DIR)/cli/dynamo-profile estimate --gpu h200_sxm --model llama-3.1-70b --tp 4 \
 		--prefill 2048 --decode 64 --decode-kv 2048
+	@echo
+	@$(SIM) run --plan llama70b_agg --workload default --ttft-ms 1000 --itl-ms 50
+	@echo
+	@$(SIM) run --plan llama70b_disagg --workload default --ttft-ms 1000 --itl-ms 50
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j "$$(nproc)"

@@ -1,6 +1,6 @@
 #pragma once
 // Renderings of a run's results: the summary as JSON (the `--json` output and summary.json),
-// requests.csv and timeseries.csv (docs/formats.md "Simulation outputs"), and the --out writer.
+// requests.csv and timeseries.csv (docs/formats.md#simulation-outputs), and the --out writer.
 #include <string>
 
 #include "core/status.h"
