@@ -3,8 +3,10 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
+#include <system_error>
 
 #include "core/perf/perf_db.h"
 #include "core/perf/perf_model.h"
@@ -103,6 +105,11 @@ Status SimRun(const SimRunArgs& a) {
   }
   if (!a.json) {
     std::fprintf(stderr, "seed %llu\n", static_cast<unsigned long long>(opt.seed));
+  }
+  if (!a.out.empty()) {  // fail before simulating when the output directory cannot be made
+    std::error_code ec;
+    std::filesystem::create_directories(a.out, ec);
+    if (ec) return IoError("--out " + a.out + ": cannot create the directory: " + ec.message());
   }
   auto result = sim::Simulate(plan, wl, perf, opt);
   if (opt.progress) std::fprintf(stderr, "\r%20s\r", "");

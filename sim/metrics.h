@@ -28,7 +28,7 @@ struct RequestRecord {
   int32_t prefill_worker = -1;  // agg worker, or the prefill worker
   int32_t decode_worker = -1;   // disaggregated (or conditional local prefill): decode worker
   Duration kv_wait;             // prefill done -> decode worker reserved the blocks
-  Duration transfer;            // blocks reserved -> KV arrived
+  Duration transfer;            // prefill done or blocks reserved (the later) -> KV arrived
   Duration itl_max;             // largest gap between two consecutive tokens
   Time last_token = Time::Max();
   bool rejected = false;       // could never be scheduled (too long for the KV cache)
@@ -63,9 +63,10 @@ struct RunSummary {
   uint64_t seed = 0;
   int64_t requests = 0;
   int64_t completed = 0;
-  int64_t rejected = 0;   // could never be scheduled (longer than the KV cache can hold)
-  int64_t stalled = 0;    // neither completed nor rejected when the run ended (a bug if > 0)
-  double duration_s = 0;  // first arrival .. last completion
+  int64_t rejected = 0;  // could never be scheduled (longer than the KV cache can hold)
+  int64_t stalled = 0;   // neither completed nor rejected when the run ended (a bug if > 0)
+  int64_t kv_blocks_in_use_at_end = 0;  // summed over workers; > 0 would be a leak (a bug)
+  double duration_s = 0;                // first arrival .. last completion
   int gpus = 0;
   Percentiles ttft_ms, itl_ms, tpot_ms, e2e_ms, queue_ms, transfer_ms;
   double throughput_rps = 0;

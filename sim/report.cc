@@ -34,6 +34,7 @@ std::string SummaryJson(const RunSummary& s, int indent) {
   j["completed"] = s.completed;
   j["rejected"] = s.rejected;
   j["stalled"] = s.stalled;
+  j["kv_blocks_in_use_at_end"] = s.kv_blocks_in_use_at_end;
   j["duration_s"] = s.duration_s;
   j["gpus"] = s.gpus;
   j["ttft_ms"] = PercentilesJson(s.ttft_ms);
@@ -87,14 +88,18 @@ std::string RequestsCsv(const std::vector<RequestRecord>& requests) {
     const double e2e = r.done() ? (r.finish - r.arrival).millis() : -1;
     const double queue = r.admitted != Time::Max() ? (r.admitted - r.arrival).millis() : -1;
     const char* status = r.done() ? "completed" : r.rejected ? "rejected" : "stalled";
+    // Hand-off figures only for requests whose KV moved between workers.
+    const bool handoff = r.decode_worker >= 0 && !r.local_prefill && r.osl > 1 && r.done();
+    const double kv_wait = handoff ? r.kv_wait.millis() : -1;
+    const double transfer = handoff ? r.transfer.millis() : -1;
     char line[512];
     std::snprintf(line, sizeof(line),
                   "%llu,%.6f,%.6f,%.6f,%.6f,%d,%d,%d,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%d,%d,"
                   "%d,%s\n",
                   static_cast<unsigned long long>(r.id.value()), Ms(r.arrival), Ms(r.admitted),
                   Ms(r.first_token), Ms(r.finish), r.isl, r.osl, r.output, r.cached_tokens, ttft,
-                  tpot, r.itl_max.millis(), e2e, queue, r.kv_wait.millis(), r.transfer.millis(),
-                  r.prefill_worker, r.decode_worker, r.preemptions, status);
+                  tpot, r.itl_max.millis(), e2e, queue, kv_wait, transfer, r.prefill_worker,
+                  r.decode_worker, r.preemptions, status);
     out += line;
   }
   return out;

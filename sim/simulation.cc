@@ -21,6 +21,7 @@ namespace dynamo::sim {
 namespace {
 
 using worker::EngineScheduler;
+using worker::KvBlockManager;
 
 enum class EventKind : uint8_t {
   kArrival,   // a = request index
@@ -109,6 +110,8 @@ class Simulation {
   void MaybeKvArrived(RequestId id);
   void Complete(RequestId id);
   void Reject(RequestId id);
+  void Finished();  // after Complete or Reject: progress, closed-loop refill
+  bool FitsSomeDecodeWorker(const Request& r) const;
   void ArmNetwork();
 
   // Accounting.
@@ -135,7 +138,7 @@ class Simulation {
   uint64_t network_token_ = 0;
   Time network_armed_ = Time::Max();
   std::vector<TransferId> completed_transfers_;
-  std::vector<RequestId> transfer_owner_;  // [transfer id] -> request
+  std::unordered_map<uint64_t, RequestId> transfer_owner_;  // transfers in flight -> request
   std::vector<worker::KvReservation> reserved_scratch_;
 
   std::vector<RequestRecord> records_;
@@ -157,7 +160,6 @@ class Simulation {
   Time last_advance_;
   int64_t in_system_ = 0, stepping_ = 0, running_seqs_ = 0;
   double in_system_area_ = 0, stepping_area_ = 0, running_area_ = 0;  // x nanoseconds
-  double busy_ns_total_ = 0;
   Time first_arrival_ = Time::Max(), last_finish_;
   // Current time-series interval.
   TimeseriesRow row_;
@@ -276,6 +278,16 @@ Status Simulation::Init() {
     ASSIGN_OR_RETURN(router::Router ar, MakeRouter(WorkerRole::kAggregated, "router"));
     agg_router_.emplace(std::move(ar));
   }
+  if (opt_.timeseries_interval <= Duration::Zero()) {
+    return InvalidArgument("time-series interval must be positive");
+  }
+  for (size_t i = 0; i < wl_.requests.size(); ++i) {
+    if (wl_.requests[i].id.value() != i) {
+      return InvalidArgument(
+          wl_.source + ": request ids must be 0..n-1 in arrival order (request " +
+          std::to_string(i) + " has id " + std::to_string(wl_.requests[i].id.value()) + ")");
+    }
+  }
   kv_bytes_per_token_ = plan_.model.KvBytesPerToken(plan_.kv_dtype);
   const size_t n = wl_.requests.size();
   records_.resize(n);
@@ -313,10 +325,6 @@ bool Simulation::AddToWorker(int w, RequestId id, bool kv_remote, int32_t genera
   Worker& wk = workers_[static_cast<size_t>(w)];
   const Pool& pool = pools_[static_cast<size_t>(wk.pool)];
   const Request& r = wl_.requests[id.value()];
-  // Without chunked prefill a prompt larger than the step budget could never be scheduled.
-  if (!kv_remote && !pool.chunked_prefill && r.isl + generated > pool.max_num_batched_tokens) {
-    return false;
-  }
   worker::EngineRequest er;
   er.id = id;
   er.prompt_tokens = r.isl;
@@ -354,22 +362,22 @@ void Simulation::OnArrival(uint32_t index) {
     if (!AddToWorker(w, id, false, 0)) Reject(id);
     return;
   }
-  Handoff& h = handoffs_[index];
-  const bool pin_decode = plan_.disagg.conditional || plan_.disagg.layerwise_streaming;
-  if (pin_decode) {
-    h.decode_worker = static_cast<int>(decode_router_->Route(now_, rr).worker.value());
-    rec.decode_worker = h.decode_worker;
-    Mix(static_cast<uint64_t>(h.decode_worker) << 40 | id.value());
+  // A request no decode worker could ever hold is rejected before any prefill work.
+  if (!FitsSomeDecodeWorker(r)) {
+    Reject(id);
+    return;
   }
+  Handoff& h = handoffs_[index];
+  if (plan_.disagg.conditional || plan_.disagg.layerwise_streaming) RouteToDecode(id);
   if (plan_.disagg.conditional) {
+    // Prefill locally when the tokens the decode worker does not already hold are few.
     Worker& d = workers_[static_cast<size_t>(h.decode_worker)];
     const int32_t bs = pools_[static_cast<size_t>(d.pool)].block_size;
-    const std::vector<uint64_t> dh = HashesFor(r, bs);
-    const int64_t uncached = r.isl - d.sched->blocks().MatchPrefix(dh) * bs;
-    if (uncached < plan_.disagg.max_local_prefill_tokens) {
+    const int64_t uncached = r.isl - d.sched->blocks().MatchPrefix(HashesFor(r, bs)) * bs;
+    if (uncached <= plan_.disagg.max_local_prefill_tokens &&
+        AddToWorker(h.decode_worker, id, false, 0)) {
       rec.local_prefill = true;
       rec.prefill_worker = h.decode_worker;
-      if (!AddToWorker(h.decode_worker, id, false, 0)) Reject(id);
       return;
     }
   }
@@ -438,7 +446,6 @@ void Simulation::StartStep(int w) {
   wk.batch_seqs = static_cast<int32_t>(plan.seqs.size());
   ++stepping_;
   running_seqs_ += wk.batch_seqs;
-  busy_ns_total_ += static_cast<double>(d.nanos());
   ++steps_;
   Mix((static_cast<uint64_t>(w) << 48) ^ (static_cast<uint64_t>(plan.num_tokens) << 20) ^
       static_cast<uint64_t>(d.nanos()));
@@ -490,8 +497,7 @@ void Simulation::OnPrefillDone(int w, RequestId id) {
   if (r.osl <= 1) {  // the first token was the last
     workers_[static_cast<size_t>(w)].sched->ReleaseKv(now_, id);
     Wake(w);
-    if (h.decode_worker >= 0) decode_router_->Release(now_, id);
-    Complete(id);
+    Complete(id);  // releases the decode router's booking too, if any
     return;
   }
   if (!h.decode_added) {
@@ -506,6 +512,15 @@ void Simulation::OnPrefillDone(int w, RequestId id) {
   }
   if (h.reserved) SendKv(id, r.isl);
   MaybeKvArrived(id);
+}
+
+bool Simulation::FitsSomeDecodeWorker(const Request& r) const {
+  for (const Worker& w : workers_) {
+    if (w.role != WorkerRole::kDecode) continue;
+    const KvBlockManager& b = w.sched->blocks();
+    if (b.BlocksFor(int64_t{r.isl} + std::max(1, r.osl)) <= b.num_blocks()) return true;
+  }
+  return false;
 }
 
 void Simulation::RouteToDecode(RequestId id) {
@@ -538,8 +553,7 @@ void Simulation::SendKv(RequestId id, int32_t upto) {
                         bytes / static_cast<int64_t>(n) + (k < static_cast<size_t>(bytes) % n)};
   }
   const TransferId t = network_->Start(now_, flows);
-  if (transfer_owner_.size() <= t.value()) transfer_owner_.resize(t.value() + 1);
-  transfer_owner_[t.value()] = id;
+  transfer_owner_.emplace(t.value(), id);
   ++h.outstanding;
   ++transfers_;
   transfer_bytes_ += static_cast<double>(bytes);
@@ -578,7 +592,10 @@ void Simulation::OnNetwork() {
   completed_transfers_.clear();
   network_->AdvanceTo(now_, completed_transfers_);
   for (TransferId t : completed_transfers_) {
-    const RequestId id = transfer_owner_[t.value()];
+    const auto it = transfer_owner_.find(t.value());
+    DYNAMO_CHECK(it != transfer_owner_.end());
+    const RequestId id = it->second;
+    transfer_owner_.erase(it);
     --handoffs_[id.value()].outstanding;
     MaybeKvArrived(id);
   }
@@ -611,10 +628,15 @@ void Simulation::Complete(RequestId id) {
   if (agg_router_) agg_router_->Release(now_, id);
   if (decode_router_) decode_router_->Release(now_, id);
   Mix(id.value() ^ static_cast<uint64_t>(now_.nanos()) << 17);
+  Finished();
+}
+
+void Simulation::Finished() {
   if (opt_.progress && wl_.requests.size() >= 100 &&
       finished_ % static_cast<int64_t>(wl_.requests.size() / 100) == 0) {
     opt_.progress(static_cast<double>(finished_) / static_cast<double>(wl_.requests.size()));
   }
+  // Closed loop: a finished request makes room for the next.
   if (wl_.closed_loop_concurrency > 0 && next_arrival_ < wl_.requests.size()) {
     queue_.Push(now_, Event{EventKind::kArrival, static_cast<uint32_t>(next_arrival_++), 0});
   }
@@ -632,9 +654,7 @@ void Simulation::Reject(RequestId id) {
   if (prefill_router_) prefill_router_->Release(now_, id);
   if (decode_router_) decode_router_->Release(now_, id);
   Mix(0xbadULL << 40 | id.value());
-  if (wl_.closed_loop_concurrency > 0 && next_arrival_ < wl_.requests.size()) {
-    queue_.Push(now_, Event{EventKind::kArrival, static_cast<uint32_t>(next_arrival_++), 0});
-  }
+  Finished();
 }
 
 void Simulation::OnSample() {
@@ -700,8 +720,6 @@ SimResult Simulation::Run() {
     }
     ++events_;
   }
-  // Close the last partial interval.
-  if (row_.arrivals || row_.completions || row_.output_tokens) OnSample();
   const double wall_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   SimResult result;
@@ -749,6 +767,7 @@ RunSummary Simulation::Summarize(double wall_s) {
   for (const Pool& p : pools_) worst = std::max(worst, p.timer->worst_source());
   s.perf_source = perf_->mode();
   s.stalled = s.requests - completed_ - rejected_;
+  for (const Worker& w : workers_) s.kv_blocks_in_use_at_end += w.sched->blocks().num_used_blocks();
   s.perf_lookup = std::string(perf::LatencySourceName(worst));
   char fp[17];
   std::snprintf(fp, sizeof(fp), "%016llx", static_cast<unsigned long long>(fingerprint_));

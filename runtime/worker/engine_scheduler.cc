@@ -273,10 +273,11 @@ bool EngineScheduler::AdmitWaiting(uint32_t slot, int32_t& budget) {
   Slot& s = slots_[slot];
   DYNAMO_CHECK(s.table.blocks.empty());
   const int32_t to_compute = TokensToCompute(s);
-  const int64_t matched = blocks_.MatchPrefix(s.hashes);
-  // At least one token is computed, to produce the logits that sample the next token.
-  const auto cached =
-      static_cast<int32_t>(std::min<int64_t>(matched * config_.block_size, to_compute - 1));
+  // At least one token is computed, to produce the logits that sample the next token; as in
+  // vLLM v1 the hit is whole blocks, so a block-aligned full hit recomputes its last block.
+  const int64_t matched =
+      std::min<int64_t>(blocks_.MatchPrefix(s.hashes), (to_compute - 1) / config_.block_size);
+  const auto cached = static_cast<int32_t>(matched * config_.block_size);
   const int32_t rest = to_compute - cached;
   if (MustWaitWhole(rest, budget)) return false;
   const int32_t n = std::min(rest, budget);

@@ -74,6 +74,7 @@ void ExpectConsistent(const SimResult& r, const Workload& wl) {
   }
   EXPECT_EQ(completed, s.completed);
   EXPECT_EQ(rejected, s.rejected);
+  EXPECT_EQ(s.kv_blocks_in_use_at_end, 0);  // every block of every worker released
   if (s.completed > 0) {
     // Little's law: the time-average number in the system equals throughput x mean time in it.
     // The histogram mean is exact (it keeps the exact sum).
@@ -89,6 +90,10 @@ void ExpectConsistent(const SimResult& r, const Workload& wl) {
   EXPECT_EQ(ts_completions, s.completed);
   EXPECT_EQ(ts_tokens, tokens);
 }
+
+constexpr char kAgg1Default[] = R"({
+  "model": "llama-3.1-8b", "system": {"gpu": "h200_sxm"},
+  "workers": [{"role": "agg", "replicas": 1, "tp": 1}]})";
 
 constexpr char kAgg1[] = R"({
   "model": "llama-3.1-8b", "system": {"gpu": "h200_sxm", "nodes": 1},
@@ -170,9 +175,7 @@ TEST(SimulationTest, SameSeedSameResultDifferentSeedDifferentFingerprint) {
 }
 
 TEST(SimulationTest, PrefixReuseShowsInHitRate) {
-  const Plan plan = MakePlan(R"({
-    "model": "llama-3.1-8b", "system": {"gpu": "h200_sxm"},
-    "workers": [{"role": "agg", "replicas": 1, "tp": 1}]})");
+  const Plan plan = MakePlan(kAgg1Default);
   const Workload wl = MakeWorkload(R"({"requests": 400, "seed": 2,
     "arrival": {"process": "poisson", "rate_rps": 4},
     "isl": {"dist": "fixed", "value": 2048}, "osl": {"dist": "fixed", "value": 16},
@@ -191,9 +194,7 @@ TEST(SimulationTest, PrefixReuseShowsInHitRate) {
 }
 
 TEST(SimulationTest, RequestLongerThanTheKvCacheIsRejectedAndCounted) {
-  Plan plan = MakePlan(R"({
-    "model": "llama-3.1-8b", "system": {"gpu": "h200_sxm"},
-    "workers": [{"role": "agg", "replicas": 1, "tp": 1}]})");
+  Plan plan = MakePlan(kAgg1Default);
   const int64_t capacity = plan.workers[0].memory.kv_tokens();
   Workload wl = PoissonFixed(20, 2.0, 1000, 50, 4);
   wl.requests[7].isl = static_cast<int32_t>(capacity);  // prompt + output exceed the cache
@@ -217,9 +218,7 @@ TEST(SimulationTest, PreemptionWhenTheKvCacheIsSmallStillCompletesEveryRequest) 
 }
 
 TEST(SimulationTest, ClosedLoopKeepsConcurrencyInFlight) {
-  const Plan plan = MakePlan(R"({
-    "model": "llama-3.1-8b", "system": {"gpu": "h200_sxm"},
-    "workers": [{"role": "agg", "replicas": 1, "tp": 1}]})");
+  const Plan plan = MakePlan(kAgg1Default);
   const Workload wl = MakeWorkload(R"({"requests": 200, "seed": 3,
     "arrival": {"process": "concurrency", "concurrency": 8},
     "isl": {"dist": "fixed", "value": 512}, "osl": {"dist": "fixed", "value": 64}})");
@@ -293,6 +292,72 @@ TEST(SimulationDisaggTest, LayerwiseStreamingShortensTheHandOff) {
   // Streaming moves the earlier chunks' KV while later chunks compute: less left after prefill.
   EXPECT_LT(streamed.summary.transfer_ms.mean, 0.5 * plain.summary.transfer_ms.mean);
   EXPECT_NEAR(streamed.summary.transfer_gb, plain.summary.transfer_gb, 1e-9);
+  // What users see: the gap before the second token (the largest gap here) shrinks.
+  auto mean_itl_max = [](const SimResult& r) {
+    double sum = 0;
+    for (const RequestRecord& rec : r.requests) sum += rec.itl_max.millis();
+    return sum / static_cast<double>(r.requests.size());
+  };
+  EXPECT_LT(mean_itl_max(streamed), mean_itl_max(plain));
+}
+
+TEST(SimulationDisaggTest, RequestNoDecodeWorkerCanHoldIsRejectedBeforePrefill) {
+  Plan plan = MakePlan(kDisagg);
+  const int64_t blocks = 300;  // 4,800 tokens per decode worker; prefill workers keep theirs
+  plan.workers[1].memory.kv_blocks = blocks;
+  Workload wl = PoissonFixed(60, 2.0, 1000, 100, 12);
+  int64_t too_long = 0;
+  for (size_t i = 0; i < wl.requests.size(); i += 3) {
+    wl.requests[i].isl = 6000;
+    ++too_long;
+  }
+  const SimResult r = RunSim(plan, wl);
+  ExpectConsistent(r, wl);
+  EXPECT_EQ(r.summary.rejected, too_long);
+  // Rejected at arrival: no prefill ran, so no first token and no transfer for them.
+  EXPECT_EQ(r.summary.ttft_ms.count, static_cast<uint64_t>(r.summary.completed));
+  EXPECT_EQ(r.summary.transfers, r.summary.completed);
+  for (const RequestRecord& rec : r.requests) {
+    EXPECT_EQ(rec.rejected, rec.isl == 6000);
+    if (rec.rejected) EXPECT_EQ(rec.first_token, Time::Max());
+  }
+}
+
+TEST(SimulationDisaggTest, SingleTokenAnswersFinishOnThePrefillWorker) {
+  const Plan plan = MakePlan(kDisagg);
+  Workload wl = PoissonFixed(40, 4.0, 2000, 30, 13);
+  for (size_t i = 0; i < wl.requests.size(); i += 2) wl.requests[i].osl = 1;
+  const SimResult r = RunSim(plan, wl);
+  ExpectConsistent(r, wl);
+  EXPECT_EQ(r.summary.transfers, 20);
+  for (const RequestRecord& rec : r.requests) {
+    if (rec.osl == 1) {
+      EXPECT_EQ(rec.decode_worker, -1);
+      EXPECT_EQ(rec.finish, rec.first_token);
+    } else {
+      EXPECT_GE(rec.decode_worker, 2);
+    }
+  }
+}
+
+TEST(SimulationDisaggTest, ConditionalDisaggregationUsesTheDecodeWorkersCache) {
+  Plan plan = MakePlan(kDisagg);
+  plan.disagg.conditional = true;
+  plan.disagg.max_local_prefill_tokens = 500;
+  // Every prompt is a 2,896-token shared prefix plus 104 tokens of its own. Once a decode worker
+  // holds the prefix (from a transfer), the uncached part is 104 tokens: prefilled locally.
+  const Workload wl = MakeWorkload(R"({"requests": 60, "seed": 6,
+    "arrival": {"process": "poisson", "rate_rps": 2},
+    "isl": {"dist": "fixed", "value": 3000}, "osl": {"dist": "fixed", "value": 20},
+    "prefix": {"groups": 1, "shared_tokens": 2896}})");
+  const SimResult r = RunSim(plan, wl);
+  ExpectConsistent(r, wl);
+  int64_t local = 0;
+  for (const RequestRecord& rec : r.requests) local += rec.local_prefill ? 1 : 0;
+  // At most the first request routed to each of the two decode workers moves its KV.
+  EXPECT_GE(r.summary.transfers, 1);
+  EXPECT_LE(r.summary.transfers, 2);
+  EXPECT_EQ(local + r.summary.transfers, 60);
 }
 
 // The directions the literature reports (DistServe, Splitwise): with heavy prefill traffic,

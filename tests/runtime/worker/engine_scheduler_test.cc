@@ -211,11 +211,12 @@ TEST(EngineScheduler, PrefixCacheHitOnSecondRequest) {
   EXPECT_EQ(r.plan.batch.prefill[0].kv_len, 74);
   EXPECT_EQ(r.plan.seqs[0].context_before, 64);
 
-  // A full hit still computes one token, to sample.
+  // A full, block-aligned hit recomputes its last block (vLLM v1: the hit is whole blocks and
+  // at least one token is computed, to sample).
   ASSERT_EQ(s.Add(T(clock), Req(3, 64, 1, h)), AddResult::kAccepted);
   r = Step(s, clock);
-  EXPECT_EQ(r.plan.admitted[0].cached_tokens, 63);
-  EXPECT_EQ(r.plan.num_tokens, 1);
+  EXPECT_EQ(r.plan.admitted[0].cached_tokens, 48);
+  EXPECT_EQ(r.plan.num_tokens, 16);
   ASSERT_EQ(r.plan.batch.prefill.size(), 1u);
   EXPECT_EQ(r.plan.batch.prefill[0].kv_len, 64);
   EXPECT_TRUE(r.plan.batch.prefill[0].sample);
