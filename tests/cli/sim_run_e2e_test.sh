@@ -19,6 +19,7 @@ json_has json_keys seed requests completed duration_s gpus ttft_ms itl_ms tpot_m
   throughput_rps output_tokens_per_s output_tokens_per_s_per_gpu kv_hit_rate perf_source fingerprint \
   events wall_s
 check json_values "j['seed']==5 and j['requests']==300 and j['completed']==300 and j['gpus']==8 and all(k in j['ttft_ms'] for k in ['mean','p50','p90','p99']) and j['perf_source'].startswith('analytic: h200_sxm') and 'slo' not in j"
+check no_leak "j['kv_blocks_in_use_at_end']==0 and j['stalled']==0"
 check littles_law "abs(j['littles_law']['l'] - j['littles_law']['lambda_w']) <= 1e-9 * max(1, j['littles_law']['l'])"
 cp "$TMP/out" "$TMP/first.json"
 expect json_again 0 '' -- run --plan llama8b_agg --workload "$TMP/small.json" --json --seed 5
@@ -86,7 +87,7 @@ check too_long_counted "j['rejected']==1 and j['completed']==2 and j['requests']
 # --- the bundled plans on the bundled workload ---
 for p in llama8b_agg llama70b_agg llama70b_disagg llama70b_disagg_2node; do
   expect "bundled_$p" 0 '' -- run --plan "$p" --json
-  check "bundled_${p}_complete" "j['completed']==j['requests']==2000"
+  check "bundled_${p}_complete" "j['completed']==j['requests']==2000 and j['kv_blocks_in_use_at_end']==0"
 done
 
 # --- a real trace (skipped without ../shared/data) ---
