@@ -319,7 +319,9 @@ TEST(SimulationDisaggTest, RequestNoDecodeWorkerCanHoldIsRejectedBeforePrefill) 
   EXPECT_EQ(r.summary.transfers, r.summary.completed);
   for (const RequestRecord& rec : r.requests) {
     EXPECT_EQ(rec.rejected, rec.isl == 6000);
-    if (rec.rejected) EXPECT_EQ(rec.first_token, Time::Max());
+    if (rec.rejected) {
+      EXPECT_EQ(rec.first_token, Time::Max());
+    }
   }
 }
 
