@@ -50,8 +50,6 @@ struct Worker {
 struct Pool {
   std::unique_ptr<StepTimer> timer;
   int32_t block_size = 16;
-  int32_t max_num_batched_tokens = 0;
-  bool chunked_prefill = true;
 };
 
 // Per-request state of a prefill -> decode hand-off.
@@ -102,12 +100,17 @@ class Simulation {
   // Worker driving.
   void Wake(int w);
   void StartStep(int w);
-  bool AddToWorker(int w, RequestId id, bool kv_remote, int32_t generated);
+  // Queues request `id` on worker `w`; false when the worker rejects it (too long). `hashes`:
+  // the request's block hashes at w's block size when the caller already has them.
+  bool AddToWorker(int w, RequestId id, bool kv_remote, int32_t generated,
+                   std::vector<uint64_t>* hashes = nullptr);
   void ProcessOutcome(int w, const worker::StepOutcome& out);
   void OnPrefillDone(int w, RequestId id);
   void RouteToDecode(RequestId id);
   void SendKv(RequestId id, int32_t upto);
   void MaybeKvArrived(RequestId id);
+  void ReleasePrefillKv(int w, RequestId id);  // the prefill worker frees the request's blocks
+  void Leave(RequestId id);  // the request leaves the system: counters, router bookings
   void Complete(RequestId id);
   void Reject(RequestId id);
   void Finished();  // after Complete or Reject: progress, closed-loop refill
@@ -239,8 +242,6 @@ Status Simulation::BuildWorkers() {
     Pool pool;
     pool.timer = std::make_unique<StepTimer>(std::move(*model), spec.max_num_seqs);
     pool.block_size = spec.block_size;
-    pool.max_num_batched_tokens = spec.max_num_batched_tokens;
-    pool.chunked_prefill = spec.enable_chunked_prefill;
     pools_.push_back(std::move(pool));
     for (int i = 0; i < spec.replicas; ++i) {
       worker::EngineConfig ec;
@@ -321,7 +322,8 @@ void Simulation::Wake(int w) {
   queue_.Push(now_, Event{EventKind::kWake, static_cast<uint32_t>(w), 0});
 }
 
-bool Simulation::AddToWorker(int w, RequestId id, bool kv_remote, int32_t generated) {
+bool Simulation::AddToWorker(int w, RequestId id, bool kv_remote, int32_t generated,
+                             std::vector<uint64_t>* hashes) {
   Worker& wk = workers_[static_cast<size_t>(w)];
   const Pool& pool = pools_[static_cast<size_t>(wk.pool)];
   const Request& r = wl_.requests[id.value()];
@@ -329,7 +331,7 @@ bool Simulation::AddToWorker(int w, RequestId id, bool kv_remote, int32_t genera
   er.id = id;
   er.prompt_tokens = r.isl;
   er.max_output_tokens = wk.role == WorkerRole::kPrefill ? 1 : std::max(1, r.osl);
-  er.block_hashes = HashesFor(r, pool.block_size);
+  er.block_hashes = hashes ? std::move(*hashes) : HashesFor(r, pool.block_size);
   er.generated_tokens = generated;
   er.kv_remote = kv_remote;
   if (wk.sched->Add(now_, std::move(er)) != worker::AddResult::kAccepted) return false;
@@ -353,12 +355,10 @@ void Simulation::OnArrival(uint32_t index) {
     queue_.Push(std::max(nx.arrival, now_),
                 Event{EventKind::kArrival, static_cast<uint32_t>(next_arrival_++), 0});
   }
-  std::vector<uint64_t> hashes;  // only read by the kv policy (issue 5)
-  router::RouteRequest rr{id, r.isl, hashes};
+  const router::RouteRequest rr{id, r.isl, {}};  // block hashes: for the kv policy (issue 5)
   if (!plan_.disaggregated()) {
     const int w = static_cast<int>(agg_router_->Route(now_, rr).worker.value());
     rec.prefill_worker = w;
-    Mix(static_cast<uint64_t>(w) << 32 | id.value());
     if (!AddToWorker(w, id, false, 0)) Reject(id);
     return;
   }
@@ -373,9 +373,10 @@ void Simulation::OnArrival(uint32_t index) {
     // Prefill locally when the tokens the decode worker does not already hold are few.
     Worker& d = workers_[static_cast<size_t>(h.decode_worker)];
     const int32_t bs = pools_[static_cast<size_t>(d.pool)].block_size;
-    const int64_t uncached = r.isl - d.sched->blocks().MatchPrefix(HashesFor(r, bs)) * bs;
+    std::vector<uint64_t> hashes = HashesFor(r, bs);
+    const int64_t uncached = r.isl - d.sched->blocks().MatchPrefix(hashes) * bs;
     if (uncached <= plan_.disagg.max_local_prefill_tokens &&
-        AddToWorker(h.decode_worker, id, false, 0)) {
+        AddToWorker(h.decode_worker, id, false, 0, &hashes)) {
       rec.local_prefill = true;
       rec.prefill_worker = h.decode_worker;
       return;
@@ -383,7 +384,6 @@ void Simulation::OnArrival(uint32_t index) {
   }
   const int p = static_cast<int>(prefill_router_->Route(now_, rr).worker.value());
   rec.prefill_worker = p;
-  Mix(static_cast<uint64_t>(p) << 32 | id.value());
   if (!AddToWorker(p, id, false, 0)) {
     Reject(id);
     return;
@@ -495,8 +495,7 @@ void Simulation::OnPrefillDone(int w, RequestId id) {
   h.prefill_done_at = now_;
   h.computed = r.isl;
   if (r.osl <= 1) {  // the first token was the last
-    workers_[static_cast<size_t>(w)].sched->ReleaseKv(now_, id);
-    Wake(w);
+    ReleasePrefillKv(w, id);
     Complete(id);  // releases the decode router's booking too, if any
     return;
   }
@@ -504,8 +503,7 @@ void Simulation::OnPrefillDone(int w, RequestId id) {
     if (h.decode_worker < 0) RouteToDecode(id);
     h.decode_added = true;
     if (!AddToWorker(h.decode_worker, id, true, 1)) {
-      workers_[static_cast<size_t>(w)].sched->ReleaseKv(now_, id);
-      Wake(w);
+      ReleasePrefillKv(w, id);
       Reject(id);
       return;
     }
@@ -525,8 +523,7 @@ bool Simulation::FitsSomeDecodeWorker(const Request& r) const {
 
 void Simulation::RouteToDecode(RequestId id) {
   const Request& r = wl_.requests[id.value()];
-  std::vector<uint64_t> hashes;
-  router::RouteRequest rr{id, r.isl, hashes};
+  const router::RouteRequest rr{id, r.isl, {}};
   Handoff& h = handoffs_[id.value()];
   h.decode_worker = static_cast<int>(decode_router_->Route(now_, rr).worker.value());
   records_[id.value()].decode_worker = h.decode_worker;
@@ -574,10 +571,14 @@ void Simulation::MaybeKvArrived(RequestId id) {
   RequestRecord& rec = records_[id.value()];
   rec.transfer = now_ - std::max(h.reserved_at, h.prefill_done_at);
   transfer_ms_.Add(rec.transfer.millis());
-  workers_[static_cast<size_t>(rec.prefill_worker)].sched->ReleaseKv(now_, id);
-  Wake(rec.prefill_worker);
+  ReleasePrefillKv(rec.prefill_worker, id);
   workers_[static_cast<size_t>(h.decode_worker)].sched->KvArrived(now_, id);
   Wake(h.decode_worker);
+}
+
+void Simulation::ReleasePrefillKv(int w, RequestId id) {
+  workers_[static_cast<size_t>(w)].sched->ReleaseKv(now_, id);
+  Wake(w);  // freed blocks may admit waiting requests
 }
 
 void Simulation::ArmNetwork() {
@@ -602,15 +603,24 @@ void Simulation::OnNetwork() {
   ArmNetwork();
 }
 
-void Simulation::Complete(RequestId id) {
-  RequestRecord& rec = records_[id.value()];
+void Simulation::Leave(RequestId id) {
+  const RequestRecord& rec = records_[id.value()];
   DYNAMO_CHECK(!rec.done() && !rec.rejected);
   Advance(now_);
+  --in_system_;
+  ++finished_;
+  // Release calls for requests a router does not hold are ignored.
+  if (agg_router_) agg_router_->Release(now_, id);
+  if (prefill_router_) prefill_router_->Release(now_, id);
+  if (decode_router_) decode_router_->Release(now_, id);
+}
+
+void Simulation::Complete(RequestId id) {
+  Leave(id);
+  RequestRecord& rec = records_[id.value()];
   rec.finish = now_;
   last_finish_ = std::max(last_finish_, now_);
-  --in_system_;
   ++completed_;
-  ++finished_;
   ++row_.completions;
   const double e2e_ms = (rec.finish - rec.arrival).millis();
   e2e_.Add(e2e_ms);
@@ -625,8 +635,6 @@ void Simulation::Complete(RequestId id) {
     const bool itl_good = !opt_.slo.itl_ms || tpot_ms <= *opt_.slo.itl_ms;
     if (ttft_good && itl_good) good_requests_ += 1;
   }
-  if (agg_router_) agg_router_->Release(now_, id);
-  if (decode_router_) decode_router_->Release(now_, id);
   Mix(id.value() ^ static_cast<uint64_t>(now_.nanos()) << 17);
   Finished();
 }
@@ -643,16 +651,9 @@ void Simulation::Finished() {
 }
 
 void Simulation::Reject(RequestId id) {
-  RequestRecord& rec = records_[id.value()];
-  DYNAMO_CHECK(!rec.done() && !rec.rejected);
-  Advance(now_);
-  rec.rejected = true;
-  --in_system_;
+  Leave(id);
+  records_[id.value()].rejected = true;
   ++rejected_;
-  ++finished_;
-  if (agg_router_) agg_router_->Release(now_, id);
-  if (prefill_router_) prefill_router_->Release(now_, id);
-  if (decode_router_) decode_router_->Release(now_, id);
   Mix(0xbadULL << 40 | id.value());
   Finished();
 }
