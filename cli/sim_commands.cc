@@ -78,6 +78,15 @@ void PrintHuman(const sim::RunSummary& s, const Plan& plan, const std::string& w
       std::printf(" ITL <= %g ms %s;", *s.slo->itl_ms, s.itl_ok ? "met" : "MISSED");
     std::printf(" goodput %.3f req/s\n", s.goodput_rps);
   }
+  std::printf("GPU-seconds %.0f", s.gpu_seconds);
+  if (s.planner_intervals > 0 || s.scale_ups > 0 || s.scale_downs > 0) {
+    std::printf(
+        "; planner: %lld intervals, %.1f%% within SLA, %lld scale-ups, %lld scale-downs, "
+        "%.2f GPUs on average",
+        static_cast<long long>(s.planner_intervals), 100 * s.planner_intervals_within_sla,
+        static_cast<long long>(s.scale_ups), static_cast<long long>(s.scale_downs), s.gpus_avg);
+  }
+  std::printf("\n");
   std::printf("fingerprint %s, %lld events, %lld steps, %.3f s wall\n", s.fingerprint.c_str(),
               static_cast<long long>(s.events), static_cast<long long>(s.steps), s.wall_s);
 }
@@ -120,7 +129,8 @@ Status SimRun(const SimRunArgs& a) {
   } else {
     PrintHuman(result->summary, plan, wl.source.empty() ? a.workload : wl.source);
     if (!a.out.empty()) {
-      std::printf("wrote %s/summary.json, requests.csv, timeseries.csv\n", a.out.c_str());
+      std::printf("wrote %s/summary.json, requests.csv, timeseries.csv%s\n", a.out.c_str(),
+                  result->planner.empty() ? "" : ", planner.csv");
     }
   }
   if (result->summary.stalled > 0) {

@@ -45,6 +45,19 @@ struct TimeseriesRow {
   double running_avg = 0;    // time-average over workers of the running batch size sum
   double kv_used_frac = 0;   // mean over workers, sampled at the interval end
   double busy_frac = 0;      // fraction of worker-time spent stepping
+  int64_t gpus = 0;          // GPUs held by workers (starting, active, draining) at the end
+};
+
+// One planner interval (planner.csv): what was observed, what the planner decided.
+struct PlannerRow {
+  double t_s = 0;  // interval end (decision time)
+  int64_t arrivals = 0;
+  double ttft_ms = -1, itl_ms = -1;  // observed at the planner's percentile; -1: no sample
+  bool within_sla = true;
+  double predicted_rps = 0, predicted_isl = 0, predicted_osl = 0;
+  int prefill_replicas = 0, decode_replicas = 0;  // decided (agg: decode_replicas)
+  int gpus = 0;                                   // held after the decision
+  double expected_ttft_ms = 0, expected_itl_ms = 0;
 };
 
 struct Percentiles {
@@ -93,6 +106,15 @@ struct RunSummary {
   std::optional<SloSpec> slo;
   bool ttft_ok = true, itl_ok = true;
   double goodput_rps = 0;
+  // GPUs held (by workers starting, serving or draining) x seconds, from time 0 to the last
+  // event: the cost a planner saves.
+  double gpu_seconds = 0;
+  // With the planner: its intervals with requests in the system, the fraction of them whose
+  // TTFT and ITL met the planner's targets at its percentile, scaling actions, mean GPUs held.
+  int64_t planner_intervals = 0;
+  double planner_intervals_within_sla = 0;
+  int64_t scale_ups = 0, scale_downs = 0;
+  double gpus_avg = 0;
 };
 
 }  // namespace dynamo::sim

@@ -1,5 +1,6 @@
 #include "sim/report.h"
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -55,6 +56,14 @@ std::string SummaryJson(const RunSummary& s, int indent) {
   j["transfers"] = s.transfers;
   j["transfer_gb"] = s.transfer_gb;
   j["littles_law"] = ordered_json{{"l", s.little_l}, {"lambda_w", s.little_lambda_w}};
+  j["gpu_seconds"] = s.gpu_seconds;
+  if (s.planner_intervals > 0 || s.scale_ups > 0 || s.scale_downs > 0) {
+    j["planner"] = ordered_json{{"intervals", s.planner_intervals},
+                                {"intervals_within_sla", s.planner_intervals_within_sla},
+                                {"scale_ups", s.scale_ups},
+                                {"scale_downs", s.scale_downs},
+                                {"gpus_avg", s.gpus_avg}};
+  }
   if (s.slo) {
     ordered_json slo;
     slo["percentile"] = s.slo->percentile;
@@ -107,12 +116,31 @@ std::string RequestsCsv(const std::vector<RequestRecord>& requests) {
 
 std::string TimeseriesCsv(const std::vector<TimeseriesRow>& rows) {
   std::string out =
-      "t_s,arrivals,completions,output_tokens,in_system_avg,running_avg,kv_used_frac,busy_frac\n";
+      "t_s,arrivals,completions,output_tokens,in_system_avg,running_avg,kv_used_frac,busy_frac,"
+      "gpus\n";
   for (const TimeseriesRow& r : rows) {
     out += Fmt("%.3f", r.t_s) + "," + std::to_string(r.arrivals) + "," +
            std::to_string(r.completions) + "," + std::to_string(r.output_tokens) + "," +
            Fmt("%.4f", r.in_system_avg) + "," + Fmt("%.4f", r.running_avg) + "," +
-           Fmt("%.4f", r.kv_used_frac) + "," + Fmt("%.4f", r.busy_frac) + "\n";
+           Fmt("%.4f", r.kv_used_frac) + "," + Fmt("%.4f", r.busy_frac) + "," +
+           std::to_string(r.gpus) + "\n";
+  }
+  return out;
+}
+
+std::string PlannerCsv(const std::vector<PlannerRow>& rows) {
+  // Expected latencies are +inf when the decided replicas cannot carry the forecast load.
+  auto num = [](double v) { return std::isfinite(v) ? Fmt("%.3f", v) : std::string("inf"); };
+  std::string out =
+      "t_s,arrivals,ttft_ms,itl_ms,within_sla,predicted_rps,predicted_isl,predicted_osl,"
+      "prefill_replicas,decode_replicas,gpus,expected_ttft_ms,expected_itl_ms\n";
+  for (const PlannerRow& r : rows) {
+    out += Fmt("%.3f", r.t_s) + "," + std::to_string(r.arrivals) + "," + num(r.ttft_ms) + "," +
+           num(r.itl_ms) + "," + (r.within_sla ? "1" : "0") + "," + num(r.predicted_rps) + "," +
+           num(r.predicted_isl) + "," + num(r.predicted_osl) + "," +
+           std::to_string(r.prefill_replicas) + "," + std::to_string(r.decode_replicas) + "," +
+           std::to_string(r.gpus) + "," + num(r.expected_ttft_ms) + "," + num(r.expected_itl_ms) +
+           "\n";
   }
   return out;
 }
@@ -124,6 +152,9 @@ Status WriteRunOutputs(const std::string& dir, const SimResult& result) {
   RETURN_IF_ERROR(WriteFileAtomic(dir + "/summary.json", SummaryJson(result.summary, 2) + "\n"));
   RETURN_IF_ERROR(WriteFileAtomic(dir + "/requests.csv", RequestsCsv(result.requests)));
   RETURN_IF_ERROR(WriteFileAtomic(dir + "/timeseries.csv", TimeseriesCsv(result.timeseries)));
+  if (!result.planner.empty()) {
+    RETURN_IF_ERROR(WriteFileAtomic(dir + "/planner.csv", PlannerCsv(result.planner)));
+  }
   return Status::Ok();
 }
 

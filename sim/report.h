@@ -12,9 +12,10 @@ namespace dynamo::sim {
 std::string SummaryJson(const RunSummary& s, int indent);
 std::string RequestsCsv(const std::vector<RequestRecord>& requests);
 std::string TimeseriesCsv(const std::vector<TimeseriesRow>& rows);
+std::string PlannerCsv(const std::vector<PlannerRow>& rows);
 
-// Writes summary.json, requests.csv and timeseries.csv into `dir` (created if missing). Each
-// file is written atomically: complete or absent.
+// Writes summary.json, requests.csv, timeseries.csv and (with the planner) planner.csv into
+// `dir` (created if missing). Each file is written atomically: complete or absent.
 Status WriteRunOutputs(const std::string& dir, const SimResult& result);
 
 }  // namespace dynamo::sim

@@ -11,6 +11,8 @@
 #include "core/check.h"
 #include "core/rng.h"
 #include "core/topology/cluster_topology.h"
+#include "planner/sla_planner.h"
+#include "runtime/router/block_hash.h"
 #include "runtime/router/router.h"
 #include "runtime/worker/engine_scheduler.h"
 #include "sim/event_queue.h"
@@ -29,6 +31,8 @@ enum class EventKind : uint8_t {
   kStepDone,  // a = worker
   kNetwork,   // b = token (stale tokens are skipped)
   kSample,    // close a time-series interval
+  kPlanner,   // a planner interval ends: observe, decide, scale
+  kReady,     // a = worker: start-up done, it joins its router
 };
 
 struct Event {
@@ -37,9 +41,16 @@ struct Event {
   uint64_t b = 0;
 };
 
+// A worker's life under the planner: starting (GPUs held, model loading) -> active (routed to)
+// -> draining (no new requests; finishes what it holds) -> retired (GPUs freed). Without the
+// planner every worker is active for the whole run.
+enum class WorkerState : uint8_t { kStarting, kActive, kDraining, kRetired };
+
 struct Worker {
   int pool = 0;
   WorkerRole role = WorkerRole::kAggregated;
+  WorkerState state = WorkerState::kActive;
+  int32_t pending_handoffs = 0;  // requests routed here for decode but not yet added
   std::unique_ptr<EngineScheduler> sched;
   std::vector<GpuId> gpus;
   bool stepping = false;
@@ -49,7 +60,9 @@ struct Worker {
 
 struct Pool {
   std::unique_ptr<StepTimer> timer;
+  const WorkerPoolSpec* spec = nullptr;
   int32_t block_size = 16;
+  bool emit_kv_events = false;
 };
 
 // Per-request state of a prefill -> decode hand-off.
@@ -67,16 +80,6 @@ struct Handoff {
   Time reserved_at;
 };
 
-// Chained hash of the prompt through token `last` (inclusive), from the workload's block hashes
-// (one per `block_tokens` tokens): equal workload hash + equal offset = equal prefix.
-uint64_t EngineBlockHash(const Request& r, int32_t block_tokens, int64_t last, int32_t bs) {
-  const uint64_t h = r.block_hashes[static_cast<size_t>(last / block_tokens)];
-  const uint64_t salt =
-      (static_cast<uint64_t>(last % block_tokens) << 16) ^ static_cast<uint64_t>(bs);
-  const uint64_t mixed = Mix64(h ^ Mix64(salt + 0x9e3779b97f4a7c15ULL));
-  return mixed == 0 ? 1 : mixed;
-}
-
 class Simulation {
  public:
   Simulation(const Plan& plan, const Workload& workload,
@@ -89,13 +92,26 @@ class Simulation {
  private:
   // Setup.
   Status BuildWorkers();
+  Status MakeRouters();
+  Status MakePlanner();
   StatusOr<router::Router> MakeRouter(WorkerRole role, const char* stream);
+  // Creates a worker of pool `pi` on `gpus` (active, or starting under the planner).
+  int AddWorker(int pi, std::vector<GpuId> gpus, WorkerState state);
+  router::Router* RouterFor(WorkerRole role);
 
   // Event handlers.
   void OnArrival(uint32_t index);
   void OnStepDone(int w);
   void OnNetwork();
   void OnSample();
+  void OnPlannerTick();
+  void OnReady(int w);
+
+  // Planner: scaling a pool to `target` workers (starting + active).
+  void ScalePool(int pi, int target);
+  std::optional<std::vector<GpuId>> AllocateGpus(int count);
+  void MaybeRetire(int w);
+  int CountWorkers(int pi, bool include_starting) const;
 
   // Worker driving.
   void Wake(int w);
@@ -105,6 +121,11 @@ class Simulation {
   bool AddToWorker(int w, RequestId id, bool kv_remote, int32_t generated,
                    std::vector<uint64_t>* hashes = nullptr);
   void ProcessOutcome(int w, const worker::StepOutcome& out);
+  void FlushKvEvents(int w);  // the worker's KV events -> its router's indexer
+  // Requests the router let wait, dispatched once a worker has room.
+  void DrainRouterQueue(WorkerRole role);
+  void StartAgg(RequestId id, int w, std::vector<uint64_t> hashes);
+  void StartPrefill(RequestId id, int p, std::vector<uint64_t> hashes);
   void OnPrefillDone(int w, RequestId id);
   void RouteToDecode(RequestId id);
   void SendKv(RequestId id, int32_t upto);
@@ -134,7 +155,23 @@ class Simulation {
   std::vector<Pool> pools_;
   std::vector<Worker> workers_;
   std::optional<router::Router> agg_router_, prefill_router_, decode_router_;
+  bool draining_queue_ = false;
   int64_t kv_bytes_per_token_ = 0;
+
+  // Planner (plan.planner.enabled).
+  std::optional<planner::SlaPlanner> planner_;
+  std::vector<bool> gpu_used_;  // [gpu]
+  int64_t planner_intervals_ = 0, planner_intervals_ok_ = 0;
+  int64_t scale_ups_ = 0, scale_downs_ = 0;
+  // The interval being observed.
+  struct IntervalObs {
+    int64_t arrivals = 0;
+    double isl_sum = 0, osl_sum = 0;
+    int64_t prompt_tokens = 0, cached_tokens = 0;
+    LogHistogram ttft, itl;
+  };
+  IntervalObs obs_;
+  std::vector<std::unique_ptr<LogHistogram>> worker_ttft_, worker_itl_;  // [worker], interval
 
   EventQueue<Event> queue_;
   Time now_;
@@ -162,26 +199,28 @@ class Simulation {
   // Time-average counters, integrated in Advance().
   Time last_advance_;
   int64_t in_system_ = 0, stepping_ = 0, running_seqs_ = 0;
+  int64_t gpus_held_ = 0, workers_held_ = 0;  // by workers starting, active or draining
   double in_system_area_ = 0, stepping_area_ = 0, running_area_ = 0;  // x nanoseconds
+  double gpu_area_ = 0, worker_area_ = 0;                             // x nanoseconds
   Time first_arrival_ = Time::Max(), last_finish_;
   // Current time-series interval.
   TimeseriesRow row_;
   double row_in_system_area_ = 0, row_stepping_area_ = 0, row_running_area_ = 0;
+  double row_worker_area_ = 0;
   std::vector<TimeseriesRow> timeseries_;
+  std::vector<PlannerRow> planner_rows_;
 };
 
 std::vector<uint64_t> Simulation::HashesFor(const Request& r, int32_t bs) const {
   std::vector<uint64_t> out;
   if (wl_.block_tokens <= 0 || r.block_hashes.empty()) return out;
   // Only the shareable prefix: blocks no other request holds are never hit by another request,
-  // so they need not enter the prefix cache's index (the dominant cost on long prompts).
+  // so they need not enter the prefix cache's index (the dominant cost on long prompts) nor the
+  // router's.
   const int64_t covered =
       std::min<int64_t>(r.isl, static_cast<int64_t>(shareable_[r.id.value()]) * wl_.block_tokens);
-  const int64_t full = covered / bs;
-  out.reserve(static_cast<size_t>(full));
-  for (int64_t i = 0; i < full; ++i) {
-    out.push_back(EngineBlockHash(r, wl_.block_tokens, (i + 1) * bs - 1, bs));
-  }
+  router::HashesFromBlockIds(r.block_hashes, wl_.block_tokens, bs, covered / bs,
+                             router::kBlockHashSeed, out);
   return out;
 }
 
@@ -213,12 +252,90 @@ StatusOr<router::Router> Simulation::MakeRouter(WorkerRole role, const char* str
   router::Router::Config cfg;
   cfg.policy = policy;
   cfg.seed = Mix64(opt_.seed ^ HashName(stream));
-  auto r = router::Router::Create(cfg);
-  if (!r.ok()) return r.status().WithContext(plan_.source + ": $.router.policy");
-  for (size_t w = 0; w < workers_.size(); ++w) {
-    if (workers_[w].role == role) r->AddWorker(Time::Zero(), WorkerId(static_cast<uint32_t>(w)));
+  cfg.overlap_weight = plan_.router.overlap_weight;
+  cfg.temperature = plan_.router.temperature;
+  cfg.queue_threshold = plan_.router.queue_threshold;
+  cfg.assume_kv_reuse = plan_.router.assume_kv_reuse;
+  cfg.decay_by_progress = plan_.router.decay_by_progress;
+  for (const WorkerPoolSpec& p : plan_.workers) {
+    if (p.role == role) cfg.block_size = p.block_size;
   }
+  if (role == WorkerRole::kPrefill) {
+    // Prefill workers hold a request only until its KV leaves: prefill load and overlap decide.
+    cfg.track_active_blocks = false;
+  } else if (role == WorkerRole::kDecode) {
+    cfg.queue_threshold = 0;  // the prefill router already queued
+    if (!plan_.disagg.conditional) {
+      // The KV arrives from the prefill worker: balance decode load only (Dynamo's decode
+      // stage). Under conditional disaggregation the decode worker may prefill, so the full
+      // cost applies.
+      cfg.overlap_weight = 0;
+      cfg.assume_kv_reuse = false;
+      cfg.track_prefill_tokens = false;
+    }
+  }
+  auto r = router::Router::Create(cfg);
+  if (!r.ok()) return r.status().WithContext(plan_.source + ": $.router");
   return r;
+}
+
+router::Router* Simulation::RouterFor(WorkerRole role) {
+  switch (role) {
+    case WorkerRole::kAggregated:
+      return agg_router_ ? &*agg_router_ : nullptr;
+    case WorkerRole::kPrefill:
+      return prefill_router_ ? &*prefill_router_ : nullptr;
+    case WorkerRole::kDecode:
+      return decode_router_ ? &*decode_router_ : nullptr;
+  }
+  return nullptr;
+}
+
+Status Simulation::MakeRouters() {
+  if (plan_.disaggregated()) {
+    ASSIGN_OR_RETURN(router::Router pr, MakeRouter(WorkerRole::kPrefill, "router.prefill"));
+    ASSIGN_OR_RETURN(router::Router dr, MakeRouter(WorkerRole::kDecode, "router.decode"));
+    prefill_router_.emplace(std::move(pr));
+    decode_router_.emplace(std::move(dr));
+  } else {
+    ASSIGN_OR_RETURN(router::Router ar, MakeRouter(WorkerRole::kAggregated, "router"));
+    agg_router_.emplace(std::move(ar));
+  }
+  return Status::Ok();
+}
+
+int Simulation::AddWorker(int pi, std::vector<GpuId> gpus, WorkerState state) {
+  const Pool& pool = pools_[static_cast<size_t>(pi)];
+  const WorkerPoolSpec& spec = *pool.spec;
+  worker::EngineConfig ec;
+  ec.role = spec.role;
+  ec.max_num_seqs = spec.max_num_seqs;
+  ec.max_num_batched_tokens = spec.max_num_batched_tokens;
+  ec.block_size = spec.block_size;
+  ec.num_blocks = spec.memory.kv_blocks;
+  ec.enable_prefix_caching = spec.enable_prefix_caching;
+  ec.enable_chunked_prefill = spec.enable_chunked_prefill;
+  ec.emit_kv_events = pool.emit_kv_events;
+  Worker w;
+  w.pool = pi;
+  w.role = spec.role;
+  w.state = state;
+  w.sched = std::make_unique<EngineScheduler>(ec);
+  for (GpuId g : gpus) {
+    if (!gpu_used_.empty()) gpu_used_[g.value()] = true;
+  }
+  w.gpus = std::move(gpus);
+  Advance(now_);
+  gpus_held_ += static_cast<int64_t>(w.gpus.size());
+  ++workers_held_;
+  workers_.push_back(std::move(w));
+  const int id = static_cast<int>(workers_.size() - 1);
+  if (state == WorkerState::kActive) {
+    RouterFor(spec.role)->AddWorker(
+        now_, WorkerId(static_cast<uint32_t>(id)),
+        router::WorkerInfo{static_cast<int32_t>(spec.max_num_batched_tokens)});
+  }
+  return id;
 }
 
 Status Simulation::BuildWorkers() {
@@ -231,6 +348,7 @@ Status Simulation::BuildWorkers() {
   auto placed = topology_->Place(gpus);
   if (!placed.ok()) return placed.status().WithContext(plan_.source + ": $.workers");
   network_ = std::make_unique<NetworkModel>(*topology_);
+  if (plan_.planner.enabled) gpu_used_.assign(static_cast<size_t>(topology_->num_gpus()), false);
 
   for (size_t pi = 0; pi < plan_.workers.size(); ++pi) {
     const WorkerPoolSpec& spec = plan_.workers[pi];
@@ -241,44 +359,69 @@ Status Simulation::BuildWorkers() {
     }
     Pool pool;
     pool.timer = std::make_unique<StepTimer>(std::move(*model), spec.max_num_seqs);
+    pool.spec = &spec;
     pool.block_size = spec.block_size;
+    pool.emit_kv_events = RouterFor(spec.role)->wants_kv_events();
     pools_.push_back(std::move(pool));
-    for (int i = 0; i < spec.replicas; ++i) {
-      worker::EngineConfig ec;
-      ec.role = spec.role;
-      ec.max_num_seqs = spec.max_num_seqs;
-      ec.max_num_batched_tokens = spec.max_num_batched_tokens;
-      ec.block_size = spec.block_size;
-      ec.num_blocks = spec.memory.kv_blocks;
-      ec.enable_prefix_caching = spec.enable_prefix_caching;
-      ec.enable_chunked_prefill = spec.enable_chunked_prefill;
-      Worker w;
-      w.pool = static_cast<int>(pi);
-      w.role = spec.role;
-      w.sched = std::make_unique<EngineScheduler>(ec);
-      w.gpus = (*placed)[workers_.size()];
-      workers_.push_back(std::move(w));
+  }
+  size_t next = 0;
+  for (size_t pi = 0; pi < plan_.workers.size(); ++pi) {
+    for (int i = 0; i < plan_.workers[pi].replicas; ++i) {
+      AddWorker(static_cast<int>(pi), (*placed)[next++], WorkerState::kActive);
     }
   }
   return Status::Ok();
 }
 
+Status Simulation::MakePlanner() {
+  const PlannerSpec& ps = plan_.planner;
+  planner::SlaPlannerConfig pc;
+  pc.mode = plan_.disaggregated() ? planner::PlannerMode::kDisaggregated
+                                  : planner::PlannerMode::kAggregated;
+  pc.ttft_ms = ps.ttft_ms;
+  pc.itl_ms = ps.itl_ms;
+  pc.percentile = ps.percentile / 100.0;
+  pc.interval = Duration::Seconds(ps.interval_s);
+  ASSIGN_OR_RETURN(pc.predictor.kind, planner::ParsePredictorKind(ps.predictor));
+  pc.predictor.q_level = ps.kalman_q_level;
+  pc.predictor.q_trend = ps.kalman_q_trend;
+  pc.predictor.r = ps.kalman_r;
+  pc.predictor.p0 = ps.kalman_p0;
+  pc.predictor.log1p = ps.log1p;
+  pc.predictor.window = ps.moving_average_window;
+  pc.max_gpus = ps.max_gpus > 0 ? ps.max_gpus : topology_->num_gpus();
+  pc.scale_down_margin = ps.scale_down_margin;
+  pc.correction = ps.correction;
+  pc.headroom_sigma = ps.headroom_sigma;
+  // Capacity decided now serves after the start-up delay: plan for that horizon.
+  pc.lookahead_intervals = 1 + static_cast<int>(std::ceil(ps.startup_s / ps.interval_s));
+  std::vector<planner::PoolModel> pools;
+  // Disaggregated: {prefill, decode}; aggregated: the one pool.
+  for (WorkerRole role : plan_.disaggregated()
+                             ? std::vector<WorkerRole>{WorkerRole::kPrefill, WorkerRole::kDecode}
+                             : std::vector<WorkerRole>{WorkerRole::kAggregated}) {
+    for (const Pool& pool : pools_) {
+      if (pool.spec->role != role) continue;
+      const WorkerPoolSpec& spec = *pool.spec;
+      planner::PoolModel m{pool.timer->model()};
+      m.gpus_per_worker = spec.parallelism.gpus();
+      m.max_num_seqs = spec.max_num_seqs;
+      m.max_num_batched_tokens = spec.max_num_batched_tokens;
+      m.kv_capacity_tokens = spec.memory.kv_blocks * spec.block_size;
+      m.min_replicas = ps.min_replicas;
+      pools.push_back(std::move(m));
+    }
+  }
+  auto planner = planner::SlaPlanner::Create(pc, std::move(pools));
+  if (!planner.ok()) return planner.status().WithContext(plan_.source + ": $.planner");
+  planner_.emplace(std::move(*planner));
+  return Status::Ok();
+}
+
 Status Simulation::Init() {
-  if (plan_.planner.enabled) {
-    return InvalidArgument(plan_.source +
-                           ": $.planner.enabled: the SLA planner is not implemented yet (issue 5); "
-                           "set it to false");
-  }
+  RETURN_IF_ERROR(MakeRouters());
   RETURN_IF_ERROR(BuildWorkers());
-  if (plan_.disaggregated()) {
-    ASSIGN_OR_RETURN(router::Router pr, MakeRouter(WorkerRole::kPrefill, "router.prefill"));
-    ASSIGN_OR_RETURN(router::Router dr, MakeRouter(WorkerRole::kDecode, "router.decode"));
-    prefill_router_.emplace(std::move(pr));
-    decode_router_.emplace(std::move(dr));
-  } else {
-    ASSIGN_OR_RETURN(router::Router ar, MakeRouter(WorkerRole::kAggregated, "router"));
-    agg_router_.emplace(std::move(ar));
-  }
+  if (plan_.planner.enabled) RETURN_IF_ERROR(MakePlanner());
   if (opt_.timeseries_interval <= Duration::Zero()) {
     return InvalidArgument("time-series interval must be positive");
   }
@@ -312,6 +455,8 @@ void Simulation::Advance(Time t) {
   in_system_area_ += static_cast<double>(in_system_) * dt;
   stepping_area_ += static_cast<double>(stepping_) * dt;
   running_area_ += static_cast<double>(running_seqs_) * dt;
+  gpu_area_ += static_cast<double>(gpus_held_) * dt;
+  worker_area_ += static_cast<double>(workers_held_) * dt;
   last_advance_ = t;
 }
 
@@ -349,17 +494,19 @@ void Simulation::OnArrival(uint32_t index) {
   Advance(now_);
   ++in_system_;
   ++row_.arrivals;
+  ++obs_.arrivals;
+  obs_.isl_sum += r.isl;
+  obs_.osl_sum += r.osl;
   // Open loop: the next arrival is scheduled when this one happens (keeps the queue small).
   if (wl_.closed_loop_concurrency <= 0 && next_arrival_ < wl_.requests.size()) {
     const Request& nx = wl_.requests[next_arrival_];
     queue_.Push(std::max(nx.arrival, now_),
                 Event{EventKind::kArrival, static_cast<uint32_t>(next_arrival_++), 0});
   }
-  const router::RouteRequest rr{id, r.isl, {}};  // block hashes: for the kv policy (issue 5)
   if (!plan_.disaggregated()) {
-    const int w = static_cast<int>(agg_router_->Route(now_, rr).worker.value());
-    rec.prefill_worker = w;
-    if (!AddToWorker(w, id, false, 0)) Reject(id);
+    std::vector<uint64_t> hashes = HashesFor(r, agg_router_->config().block_size);
+    const router::Decision d = agg_router_->Route(now_, {id, r.isl, hashes, r.osl});
+    if (!d.queued) StartAgg(id, static_cast<int>(d.worker.value()), std::move(hashes));
     return;
   }
   // A request no decode worker could ever hold is rejected before any prefill work.
@@ -375,31 +522,71 @@ void Simulation::OnArrival(uint32_t index) {
     const int32_t bs = pools_[static_cast<size_t>(d.pool)].block_size;
     std::vector<uint64_t> hashes = HashesFor(r, bs);
     const int64_t uncached = r.isl - d.sched->blocks().MatchPrefix(hashes) * bs;
-    if (uncached <= plan_.disagg.max_local_prefill_tokens &&
-        AddToWorker(h.decode_worker, id, false, 0, &hashes)) {
-      rec.local_prefill = true;
-      rec.prefill_worker = h.decode_worker;
-      return;
+    if (uncached <= plan_.disagg.max_local_prefill_tokens) {
+      --d.pending_handoffs;
+      h.decode_added = true;
+      if (AddToWorker(h.decode_worker, id, false, 0, &hashes)) {
+        rec.local_prefill = true;
+        rec.prefill_worker = h.decode_worker;
+        return;
+      }
+      h.decode_added = false;
+      ++d.pending_handoffs;
     }
   }
-  const int p = static_cast<int>(prefill_router_->Route(now_, rr).worker.value());
-  rec.prefill_worker = p;
-  if (!AddToWorker(p, id, false, 0)) {
+  std::vector<uint64_t> hashes = HashesFor(r, prefill_router_->config().block_size);
+  const router::Decision d = prefill_router_->Route(now_, {id, r.isl, hashes, r.osl});
+  if (!d.queued) StartPrefill(id, static_cast<int>(d.worker.value()), std::move(hashes));
+}
+
+void Simulation::StartAgg(RequestId id, int w, std::vector<uint64_t> hashes) {
+  records_[id.value()].prefill_worker = w;
+  if (!AddToWorker(w, id, false, 0, &hashes)) Reject(id);
+}
+
+void Simulation::StartPrefill(RequestId id, int p, std::vector<uint64_t> hashes) {
+  const Request& r = wl_.requests[id.value()];
+  records_[id.value()].prefill_worker = p;
+  if (!AddToWorker(p, id, false, 0, &hashes)) {
     Reject(id);
     return;
   }
+  Handoff& h = handoffs_[id.value()];
   if (plan_.disagg.layerwise_streaming && r.osl > 1) {
     // The decode worker reserves blocks now, so KV can stream while the prompt is computed.
     h.decode_added = true;
-    if (!AddToWorker(h.decode_worker, id, true, 1)) h.decode_added = false;
+    --workers_[static_cast<size_t>(h.decode_worker)].pending_handoffs;
+    if (!AddToWorker(h.decode_worker, id, true, 1)) {
+      h.decode_added = false;
+      ++workers_[static_cast<size_t>(h.decode_worker)].pending_handoffs;
+    }
   }
+}
+
+void Simulation::DrainRouterQueue(WorkerRole role) {
+  router::Router* router = RouterFor(role);
+  if (router == nullptr || router->waiting() == 0 || draining_queue_) return;
+  draining_queue_ = true;  // dispatching may release capacity again (a rejection): no recursion
+  while (auto routed = router->Dequeue(now_)) {
+    const Request& r = wl_.requests[routed->id.value()];
+    std::vector<uint64_t> hashes = HashesFor(r, router->config().block_size);
+    const int w = static_cast<int>(routed->decision.worker.value());
+    Mix(0x9ULL << 56 ^ routed->id.value() ^ static_cast<uint64_t>(w) << 32);
+    if (role == WorkerRole::kAggregated) {
+      StartAgg(routed->id, w, std::move(hashes));
+    } else {
+      StartPrefill(routed->id, w, std::move(hashes));
+    }
+  }
+  draining_queue_ = false;
 }
 
 void Simulation::StartStep(int w) {
   Worker& wk = workers_[static_cast<size_t>(w)];
   wk.wake_pending = false;
-  if (wk.stepping) return;
+  if (wk.stepping || wk.state == WorkerState::kRetired) return;
   const worker::StepPlan& plan = wk.sched->Schedule(now_);
+  if (pools_[static_cast<size_t>(wk.pool)].emit_kv_events) FlushKvEvents(w);  // evictions
   for (const worker::Admission& a : plan.admitted) {
     RequestRecord& rec = records_[a.id.value()];
     if (a.resumed) continue;
@@ -411,6 +598,8 @@ void Simulation::StartStep(int w) {
       rec.cached_tokens = a.cached_tokens;
       cached_tokens_ += a.cached_tokens;
       prompt_tokens_ += rec.isl;
+      obs_.cached_tokens += a.cached_tokens;
+      obs_.prompt_tokens += rec.isl;
       queue_ms_.Add((now_ - rec.arrival).millis());
     }
   }
@@ -459,22 +648,43 @@ void Simulation::OnStepDone(int w) {
   --stepping_;
   running_seqs_ -= wk.batch_seqs;
   wk.batch_seqs = 0;
-  ProcessOutcome(w, wk.sched->StepDone(now_));
+  const worker::StepOutcome& out = wk.sched->StepDone(now_);
+  if (pools_[static_cast<size_t>(wk.pool)].emit_kv_events) FlushKvEvents(w);  // new cached blocks
+  ProcessOutcome(w, out);
   StartStep(w);
+  if (wk.state == WorkerState::kDraining) MaybeRetire(w);
 }
 
 void Simulation::ProcessOutcome(int w, const worker::StepOutcome& out) {
-  const bool prefill_role = workers_[static_cast<size_t>(w)].role == WorkerRole::kPrefill;
+  const WorkerRole role = workers_[static_cast<size_t>(w)].role;
+  const bool prefill_role = role == WorkerRole::kPrefill;
+  router::Router* router = RouterFor(role);
+  const bool progress = router->wants_progress();
+  bool prefill_finished = false;
   for (const worker::TokenOut& t : out.tokens) {
     RequestRecord& rec = records_[t.id.value()];
     if (t.index == 1) {
       rec.first_token = now_;
-      ttft_.Add((now_ - rec.arrival).millis());
+      const double ttft = (now_ - rec.arrival).millis();
+      ttft_.Add(ttft);
+      if (planner_) {
+        obs_.ttft.Add(ttft);
+        worker_ttft_[static_cast<size_t>(w)]->Add(ttft);
+      }
+      if (!prefill_role) {
+        router->PrefillDone(now_, t.id);
+        prefill_finished = true;
+      }
     } else {
       const Duration gap = now_ - rec.last_token;
       itl_.Add(gap.millis());
+      if (planner_) {
+        obs_.itl.Add(gap.millis());
+        worker_itl_[static_cast<size_t>(w)]->Add(gap.millis());
+      }
       rec.itl_max = std::max(rec.itl_max, gap);
     }
+    if (progress) router->Progress(now_, t.id, t.index);
     rec.last_token = now_;
     rec.output = t.index;
     ++output_tokens_;
@@ -482,9 +692,30 @@ void Simulation::ProcessOutcome(int w, const worker::StepOutcome& out) {
   }
   if (prefill_role) {
     for (RequestId id : out.prefill_done) OnPrefillDone(w, id);
+    DrainRouterQueue(role);
     return;
   }
   for (RequestId id : out.finished) Complete(id);
+  if (prefill_finished) DrainRouterQueue(role);
+}
+
+void Simulation::FlushKvEvents(int w) {
+  Worker& wk = workers_[static_cast<size_t>(w)];
+  worker::KvEventLog& log = wk.sched->blocks().events();
+  if (log.events.empty()) return;
+  router::Router* router = RouterFor(wk.role);
+  const WorkerId id(static_cast<uint32_t>(w));
+  // A worker that is not routed to (starting, draining) keeps no index entries.
+  if (router->HasWorker(id)) {
+    for (const worker::KvEvent& e : log.events) {
+      if (e.kind == worker::KvEvent::Kind::kStored) {
+        router->KvStored(now_, id, log.HashesOf(e));
+      } else {
+        router->KvRemoved(now_, id, log.HashesOf(e));
+      }
+    }
+  }
+  log.Clear();
 }
 
 void Simulation::OnPrefillDone(int w, RequestId id) {
@@ -502,6 +733,7 @@ void Simulation::OnPrefillDone(int w, RequestId id) {
   if (!h.decode_added) {
     if (h.decode_worker < 0) RouteToDecode(id);
     h.decode_added = true;
+    --workers_[static_cast<size_t>(h.decode_worker)].pending_handoffs;
     if (!AddToWorker(h.decode_worker, id, true, 1)) {
       ReleasePrefillKv(w, id);
       Reject(id);
@@ -514,7 +746,7 @@ void Simulation::OnPrefillDone(int w, RequestId id) {
 
 bool Simulation::FitsSomeDecodeWorker(const Request& r) const {
   for (const Worker& w : workers_) {
-    if (w.role != WorkerRole::kDecode) continue;
+    if (w.role != WorkerRole::kDecode || w.state == WorkerState::kRetired) continue;
     const KvBlockManager& b = w.sched->blocks();
     if (b.BlocksFor(int64_t{r.isl} + std::max(1, r.osl)) <= b.num_blocks()) return true;
   }
@@ -523,9 +755,13 @@ bool Simulation::FitsSomeDecodeWorker(const Request& r) const {
 
 void Simulation::RouteToDecode(RequestId id) {
   const Request& r = wl_.requests[id.value()];
-  const router::RouteRequest rr{id, r.isl, {}};
+  // The decode router reads prompt hashes only under conditional disaggregation (overlap).
+  std::vector<uint64_t> hashes;
+  if (decode_router_->wants_kv_events()) hashes = HashesFor(r, decode_router_->config().block_size);
+  const router::RouteRequest rr{id, r.isl, hashes, r.osl};
   Handoff& h = handoffs_[id.value()];
   h.decode_worker = static_cast<int>(decode_router_->Route(now_, rr).worker.value());
+  ++workers_[static_cast<size_t>(h.decode_worker)].pending_handoffs;
   records_[id.value()].decode_worker = h.decode_worker;
   Mix(static_cast<uint64_t>(h.decode_worker) << 40 | id.value());
 }
@@ -579,6 +815,7 @@ void Simulation::MaybeKvArrived(RequestId id) {
 void Simulation::ReleasePrefillKv(int w, RequestId id) {
   workers_[static_cast<size_t>(w)].sched->ReleaseKv(now_, id);
   Wake(w);  // freed blocks may admit waiting requests
+  MaybeRetire(w);
 }
 
 void Simulation::ArmNetwork() {
@@ -613,6 +850,16 @@ void Simulation::Leave(RequestId id) {
   if (agg_router_) agg_router_->Release(now_, id);
   if (prefill_router_) prefill_router_->Release(now_, id);
   if (decode_router_) decode_router_->Release(now_, id);
+  if (!handoffs_.empty()) {
+    const Handoff& h = handoffs_[id.value()];
+    if (h.decode_worker >= 0 && !h.decode_added) {
+      --workers_[static_cast<size_t>(h.decode_worker)].pending_handoffs;
+      MaybeRetire(h.decode_worker);
+    }
+  }
+  if (rec.prefill_worker >= 0) MaybeRetire(rec.prefill_worker);
+  if (rec.decode_worker >= 0) MaybeRetire(rec.decode_worker);
+  DrainRouterQueue(plan_.disaggregated() ? WorkerRole::kPrefill : WorkerRole::kAggregated);
 }
 
 void Simulation::Complete(RequestId id) {
@@ -664,23 +911,230 @@ void Simulation::OnSample() {
   const double workers = static_cast<double>(workers_.size());
   row_.in_system_avg = (in_system_area_ - row_in_system_area_) / interval_ns;
   row_.running_avg = (running_area_ - row_running_area_) / interval_ns;
-  row_.busy_frac = (stepping_area_ - row_stepping_area_) / (interval_ns * workers);
+  row_.busy_frac = planner_ ? (stepping_area_ - row_stepping_area_) /
+                                  std::max(1.0, worker_area_ - row_worker_area_)
+                            : (stepping_area_ - row_stepping_area_) / (interval_ns * workers);
   double kv = 0;
+  int64_t live = 0;
   for (const Worker& w : workers_) {
+    if (w.state == WorkerState::kRetired) continue;
     kv += static_cast<double>(w.sched->blocks().num_used_blocks()) /
           static_cast<double>(w.sched->blocks().num_blocks());
+    ++live;
   }
-  row_.kv_used_frac = kv / workers;
+  row_.kv_used_frac = live > 0 ? kv / static_cast<double>(live) : 0;
+  row_.gpus = gpus_held_;
   timeseries_.push_back(row_);
   row_ = TimeseriesRow{};
   row_.t_s = now_.seconds();
   row_in_system_area_ = in_system_area_;
   row_running_area_ = running_area_;
   row_stepping_area_ = stepping_area_;
+  row_worker_area_ = worker_area_;
   // Nothing else pending while requests remain: they can never finish (reported as stalled in
-  // the summary rather than looping forever).
-  if (finished_ < static_cast<int64_t>(wl_.requests.size()) && !queue_.empty()) {
+  // the summary rather than looping forever). The planner's tick is not progress.
+  const size_t housekeeping = planner_ ? 1 : 0;
+  if (finished_ < static_cast<int64_t>(wl_.requests.size()) && queue_.size() > housekeeping) {
     queue_.Push(now_ + opt_.timeseries_interval, Event{EventKind::kSample, 0, 0});
+  }
+}
+
+void Simulation::MaybeRetire(int w) {
+  Worker& wk = workers_[static_cast<size_t>(w)];
+  if (wk.state != WorkerState::kDraining || wk.stepping || wk.pending_handoffs > 0 ||
+      !wk.sched->idle()) {
+    return;
+  }
+  Advance(now_);
+  wk.state = WorkerState::kRetired;
+  gpus_held_ -= static_cast<int64_t>(wk.gpus.size());
+  --workers_held_;
+  for (GpuId g : wk.gpus) gpu_used_[g.value()] = false;
+  wk.sched.reset();  // its KV cache memory (the worker is gone)
+  Mix(0x5ULL << 56 ^ static_cast<uint64_t>(w));
+}
+
+int Simulation::CountWorkers(int pi, bool include_starting) const {
+  int n = 0;
+  for (const Worker& w : workers_) {
+    if (w.pool != pi) continue;
+    n += w.state == WorkerState::kActive || (include_starting && w.state == WorkerState::kStarting);
+  }
+  return n;
+}
+
+std::optional<std::vector<GpuId>> Simulation::AllocateGpus(int count) {
+  // First fit: the lowest node with `count` free GPUs in one NVLink domain, else in the node.
+  const ClusterSpec& c = topology_->spec();
+  for (bool one_domain : {true, false}) {
+    for (int node = 0; node < c.nodes; ++node) {
+      const int base = node * c.gpus_per_node;
+      const int group =
+          one_domain ? std::min(c.nvlink_domain_size, c.gpus_per_node) : c.gpus_per_node;
+      for (int start = base; start < base + c.gpus_per_node; start += group) {
+        std::vector<GpuId> picked;
+        for (int g = start; g < std::min(start + group, base + c.gpus_per_node); ++g) {
+          if (!gpu_used_[static_cast<size_t>(g)]) picked.push_back(GpuId(static_cast<uint32_t>(g)));
+          if (static_cast<int>(picked.size()) == count) return picked;
+        }
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+void Simulation::ScalePool(int pi, int target) {
+  const Pool& pool = pools_[static_cast<size_t>(pi)];
+  const WorkerRole role = pool.spec->role;
+  int current = CountWorkers(pi, /*include_starting=*/true);
+  const Duration startup = Duration::Seconds(plan_.planner.startup_s);
+  while (current < target) {
+    auto gpus = AllocateGpus(pool.spec->parallelism.gpus());
+    if (!gpus) break;  // fragmented or full: the budget check normally prevents this
+    const int w = AddWorker(pi, std::move(*gpus), WorkerState::kStarting);
+    worker_ttft_.resize(workers_.size());
+    worker_itl_.resize(workers_.size());
+    queue_.Push(now_ + startup, Event{EventKind::kReady, static_cast<uint32_t>(w), 0});
+    ++current;
+    ++scale_ups_;
+    Mix(0x3ULL << 56 ^ static_cast<uint64_t>(w));
+  }
+  // Down: cancel starting workers first (newest first), then drain the least loaded active ones
+  // (fewest requests held; ties: the newest), never the last active worker.
+  while (current > target) {
+    int victim = -1;
+    for (int w = static_cast<int>(workers_.size()) - 1; w >= 0; --w) {
+      const Worker& wk = workers_[static_cast<size_t>(w)];
+      if (wk.pool == pi && wk.state == WorkerState::kStarting) {
+        victim = w;
+        break;
+      }
+    }
+    if (victim < 0) {
+      if (CountWorkers(pi, false) <= 1) break;
+      int64_t best_load = 0;
+      for (int w = static_cast<int>(workers_.size()) - 1; w >= 0; --w) {
+        const Worker& wk = workers_[static_cast<size_t>(w)];
+        if (wk.pool != pi || wk.state != WorkerState::kActive) continue;
+        const worker::EngineLoad l = wk.sched->load();
+        const int64_t load = int64_t{l.running} + l.waiting + wk.pending_handoffs;
+        if (victim < 0 || load < best_load) {
+          victim = w;
+          best_load = load;
+        }
+      }
+    }
+    Worker& wk = workers_[static_cast<size_t>(victim)];
+    if (wk.state == WorkerState::kActive) {
+      RouterFor(role)->RemoveWorker(now_, WorkerId(static_cast<uint32_t>(victim)));
+    }
+    wk.state = WorkerState::kDraining;
+    MaybeRetire(victim);
+    --current;
+    ++scale_downs_;
+    Mix(0x4ULL << 56 ^ static_cast<uint64_t>(victim));
+  }
+}
+
+void Simulation::OnReady(int w) {
+  Worker& wk = workers_[static_cast<size_t>(w)];
+  if (wk.state != WorkerState::kStarting) return;  // cancelled while starting
+  wk.state = WorkerState::kActive;
+  const WorkerPoolSpec& spec = *pools_[static_cast<size_t>(wk.pool)].spec;
+  RouterFor(wk.role)->AddWorker(
+      now_, WorkerId(static_cast<uint32_t>(w)),
+      router::WorkerInfo{static_cast<int32_t>(spec.max_num_batched_tokens)});
+  DrainRouterQueue(wk.role);
+}
+
+void Simulation::OnPlannerTick() {
+  const PlannerSpec& ps = plan_.planner;
+  const double q = ps.percentile;
+  planner::Observation o;
+  o.requests = static_cast<double>(obs_.arrivals);
+  if (obs_.arrivals > 0) {
+    o.mean_isl = obs_.isl_sum / static_cast<double>(obs_.arrivals);
+    o.mean_osl = obs_.osl_sum / static_cast<double>(obs_.arrivals);
+  }
+  o.kv_hit_rate = obs_.prompt_tokens > 0 ? static_cast<double>(obs_.cached_tokens) /
+                                               static_cast<double>(obs_.prompt_tokens)
+                                         : 0;
+  if (obs_.ttft.count() > 0) o.ttft_ms = obs_.ttft.Percentile(q);
+  if (obs_.itl.count() > 0) o.itl_ms = obs_.itl.Percentile(q);
+  for (size_t w = 0; w < workers_.size(); ++w) {
+    if (workers_[w].state != WorkerState::kActive) continue;
+    if (worker_ttft_[w]->count() > 0) o.worker_ttft_ms.push_back(worker_ttft_[w]->Percentile(q));
+    if (worker_itl_[w]->count() > 0) o.worker_itl_ms.push_back(worker_itl_[w]->Percentile(q));
+  }
+  // The interval's SLA verdict: both targets at the percentile. An interval with requests in the
+  // system but no first token at all counts as a miss (everything is stuck waiting).
+  PlannerRow row;
+  row.t_s = now_.seconds();
+  row.arrivals = obs_.arrivals;
+  row.ttft_ms = o.ttft_ms.value_or(-1);
+  row.itl_ms = o.itl_ms.value_or(-1);
+  if (in_system_ > 0 || obs_.ttft.count() > 0) {
+    ++planner_intervals_;
+    const bool ttft_ok = o.ttft_ms ? *o.ttft_ms <= ps.ttft_ms : false;
+    const bool itl_ok = !o.itl_ms || *o.itl_ms <= ps.itl_ms;
+    row.within_sla = ttft_ok && itl_ok;
+    planner_intervals_ok_ += row.within_sla;
+  }
+  const std::vector<int> pool_order = [&] {
+    std::vector<int> order;
+    for (WorkerRole role : plan_.disaggregated()
+                               ? std::vector<WorkerRole>{WorkerRole::kPrefill, WorkerRole::kDecode}
+                               : std::vector<WorkerRole>{WorkerRole::kAggregated}) {
+      for (size_t pi = 0; pi < pools_.size(); ++pi) {
+        if (pools_[pi].spec->role == role) order.push_back(static_cast<int>(pi));
+      }
+    }
+    return order;
+  }();
+  if (plan_.disaggregated()) {
+    o.prefill_replicas = CountWorkers(pool_order[0], true);
+    o.decode_replicas = CountWorkers(pool_order[1], true);
+  } else {
+    o.decode_replicas = CountWorkers(pool_order[0], true);
+  }
+  const planner::ScalingDecision d = planner_->Tick(now_, o);
+  Mix(0x2ULL << 56 ^ static_cast<uint64_t>(d.prefill_replicas) << 20 ^
+      static_cast<uint64_t>(d.decode_replicas));
+  if (plan_.disaggregated()) {
+    ScalePool(pool_order[0], d.prefill_replicas);
+    ScalePool(pool_order[1], d.decode_replicas);
+  } else {
+    ScalePool(pool_order[0], d.decode_replicas);
+  }
+  row.predicted_rps = d.predicted_rps;
+  row.predicted_isl = d.predicted_isl;
+  row.predicted_osl = d.predicted_osl;
+  row.prefill_replicas = d.prefill_replicas;
+  row.decode_replicas = d.decode_replicas;
+  row.gpus = static_cast<int>(gpus_held_);
+  row.expected_ttft_ms = d.expected_ttft_ms;
+  row.expected_itl_ms = d.expected_itl_ms;
+  planner_rows_.push_back(row);
+  // Next interval.
+  obs_.arrivals = 0;
+  obs_.isl_sum = obs_.osl_sum = 0;
+  obs_.prompt_tokens = obs_.cached_tokens = 0;
+  obs_.ttft = LogHistogram();
+  obs_.itl = LogHistogram();
+  for (size_t w = 0; w < workers_.size(); ++w) {
+    if (workers_[w].state == WorkerState::kRetired) {
+      worker_ttft_[w].reset();
+      worker_itl_[w].reset();
+      continue;
+    }
+    if (!worker_ttft_[w]) worker_ttft_[w] = std::make_unique<LogHistogram>();
+    if (!worker_itl_[w]) worker_itl_[w] = std::make_unique<LogHistogram>();
+    if (worker_ttft_[w]->count() > 0) *worker_ttft_[w] = LogHistogram();
+    if (worker_itl_[w]->count() > 0) *worker_itl_[w] = LogHistogram();
+  }
+  // Stops with the run, or when only the time-series sample is pending (a stall).
+  if (finished_ < static_cast<int64_t>(wl_.requests.size()) && queue_.size() > 1) {
+    queue_.Push(now_ + Duration::Seconds(ps.interval_s), Event{EventKind::kPlanner, 0, 0});
   }
 }
 
@@ -698,6 +1152,16 @@ SimResult Simulation::Run() {
     next_arrival_ = 1;
   }
   if (n > 0) queue_.Push(Time::Zero() + opt_.timeseries_interval, Event{EventKind::kSample, 0, 0});
+  if (planner_ && n > 0) {
+    worker_ttft_.resize(workers_.size());
+    worker_itl_.resize(workers_.size());
+    for (size_t w = 0; w < workers_.size(); ++w) {
+      worker_ttft_[w] = std::make_unique<LogHistogram>();
+      worker_itl_[w] = std::make_unique<LogHistogram>();
+    }
+    queue_.Push(Time::Zero() + Duration::Seconds(plan_.planner.interval_s),
+                Event{EventKind::kPlanner, 0, 0});
+  }
   while (!queue_.empty()) {
     const auto e = queue_.Pop();
     now_ = e.time;
@@ -718,15 +1182,23 @@ SimResult Simulation::Run() {
       case EventKind::kSample:
         OnSample();
         break;
+      case EventKind::kPlanner:
+        OnPlannerTick();
+        break;
+      case EventKind::kReady:
+        OnReady(static_cast<int>(e.payload.a));
+        break;
     }
     ++events_;
   }
+  Advance(now_);  // GPU-seconds through the last event
   const double wall_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   SimResult result;
   result.summary = Summarize(wall_s);
   if (opt_.keep_requests) result.requests = std::move(records_);
   result.timeseries = std::move(timeseries_);
+  result.planner = std::move(planner_rows_);
   return result;
 }
 
@@ -750,7 +1222,9 @@ RunSummary Simulation::Summarize(double wall_s) {
     s.output_tokens_per_s = static_cast<double>(output_tokens_) / s.duration_s;
     s.output_tokens_per_s_per_gpu = s.output_tokens_per_s / std::max(1, s.gpus);
     s.input_tokens_per_s = static_cast<double>(prompt_tokens_) / s.duration_s;
-    s.utilization = stepping_area_ / (s.duration_s * 1e9 * static_cast<double>(workers_.size()));
+    s.utilization =
+        planner_ ? stepping_area_ / std::max(1.0, worker_area_)
+                 : stepping_area_ / (s.duration_s * 1e9 * static_cast<double>(workers_.size()));
     s.little_l = in_system_area_ / (s.duration_s * 1e9);
     s.little_lambda_w = s.throughput_rps * e2e_.mean() * 1e-3;
     s.goodput_rps = good_requests_ / s.duration_s;
@@ -768,7 +1242,21 @@ RunSummary Simulation::Summarize(double wall_s) {
   for (const Pool& p : pools_) worst = std::max(worst, p.timer->worst_source());
   s.perf_source = perf_->mode();
   s.stalled = s.requests - completed_ - rejected_;
-  for (const Worker& w : workers_) s.kv_blocks_in_use_at_end += w.sched->blocks().num_used_blocks();
+  for (const Worker& w : workers_) {
+    if (w.sched) s.kv_blocks_in_use_at_end += w.sched->blocks().num_used_blocks();
+  }
+  s.gpu_seconds = gpu_area_ * 1e-9;
+  if (planner_) {
+    s.planner_intervals = planner_intervals_;
+    s.planner_intervals_within_sla =
+        planner_intervals_ > 0
+            ? static_cast<double>(planner_intervals_ok_) / static_cast<double>(planner_intervals_)
+            : 1.0;
+    s.scale_ups = scale_ups_;
+    s.scale_downs = scale_downs_;
+    if (last_advance_ > Time::Zero()) s.gpus_avg = s.gpu_seconds / last_advance_.seconds();
+    if (s.gpus_avg > 0) s.output_tokens_per_s_per_gpu = s.output_tokens_per_s / s.gpus_avg;
+  }
   s.perf_lookup = std::string(perf::LatencySourceName(worst));
   char fp[17];
   std::snprintf(fp, sizeof(fp), "%016llx", static_cast<unsigned long long>(fingerprint_));

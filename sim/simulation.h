@@ -33,6 +33,7 @@ struct SimResult {
   RunSummary summary;
   std::vector<RequestRecord> requests;  // by request id (when keep_requests)
   std::vector<TimeseriesRow> timeseries;
+  std::vector<PlannerRow> planner;  // one row per planner interval (planner enabled)
 };
 
 // Errors: a plan the simulator cannot run (a policy not implemented yet, a topology that

@@ -317,13 +317,20 @@ Status ParseWorkers(const JsonNode& root, Plan& plan) {
 Status ParseRouter(const JsonNode& root, RouterSpec& r) {
   auto router = root.Find("router");
   if (!router) return Status::Ok();
-  RETURN_IF_ERROR(router->CheckKnownKeys({"policy", "overlap_weight", "temperature"}));
+  RETURN_IF_ERROR(
+      router->CheckKnownKeys({"policy", "overlap_weight", "temperature", "queue_threshold",
+                              "assume_kv_reuse", "decay_by_progress"}));
   ASSIGN_OR_RETURN(r.policy, router->GetEnumOr("policy", r.policy,
                                                {"round_robin", "least_loaded", "random", "kv"}));
   ASSIGN_OR_RETURN(r.overlap_weight,
                    router->GetDoubleOr("overlap_weight", r.overlap_weight, Bounds::NonNegative()));
   ASSIGN_OR_RETURN(r.temperature,
                    router->GetDoubleOr("temperature", r.temperature, Bounds::NonNegative()));
+  ASSIGN_OR_RETURN(r.queue_threshold, router->GetDoubleOr("queue_threshold", r.queue_threshold,
+                                                          Bounds::NonNegative()));
+  ASSIGN_OR_RETURN(r.assume_kv_reuse, router->GetBoolOr("assume_kv_reuse", r.assume_kv_reuse));
+  ASSIGN_OR_RETURN(r.decay_by_progress,
+                   router->GetBoolOr("decay_by_progress", r.decay_by_progress));
   return Status::Ok();
 }
 
@@ -345,16 +352,91 @@ Status ParsePlanner(const JsonNode& root, PlannerSpec& p) {
   auto planner = root.Find("planner");
   if (!planner) return Status::Ok();
   RETURN_IF_ERROR(planner->CheckKnownKeys(
-      {"enabled", "ttft_ms", "itl_ms", "interval_s", "predictor", "max_gpus"}));
+      {"enabled", "ttft_ms", "itl_ms", "percentile", "interval_s", "predictor", "kalman", "log1p",
+       "moving_average_window", "max_gpus", "min_replicas", "startup_s", "scale_down_margin",
+       "headroom_sigma", "correction"}));
   ASSIGN_OR_RETURN(p.enabled, planner->GetBoolOr("enabled", p.enabled));
   ASSIGN_OR_RETURN(p.ttft_ms, planner->GetDoubleOr("ttft_ms", p.ttft_ms, Bounds::Positive()));
   ASSIGN_OR_RETURN(p.itl_ms, planner->GetDoubleOr("itl_ms", p.itl_ms, Bounds::Positive()));
+  ASSIGN_OR_RETURN(p.percentile, planner->GetDoubleOr("percentile", p.percentile,
+                                                      Bounds::Between(50.0001, 99.9999)));
   ASSIGN_OR_RETURN(p.interval_s,
-                   planner->GetDoubleOr("interval_s", p.interval_s, Bounds::Positive()));
+                   planner->GetDoubleOr("interval_s", p.interval_s, Bounds::Between(0.1, 86400)));
   ASSIGN_OR_RETURN(p.predictor, planner->GetEnumOr("predictor", p.predictor,
                                                    {"kalman", "constant", "moving_average"}));
+  if (auto kalman = planner->Find("kalman")) {
+    RETURN_IF_ERROR(kalman->CheckKnownKeys({"q_level", "q_trend", "r", "p0"}));
+    ASSIGN_OR_RETURN(p.kalman_q_level,
+                     kalman->GetDoubleOr("q_level", p.kalman_q_level, Bounds::NonNegative()));
+    ASSIGN_OR_RETURN(p.kalman_q_trend,
+                     kalman->GetDoubleOr("q_trend", p.kalman_q_trend, Bounds::NonNegative()));
+    ASSIGN_OR_RETURN(p.kalman_r, kalman->GetDoubleOr("r", p.kalman_r, Bounds::Positive()));
+    ASSIGN_OR_RETURN(p.kalman_p0, kalman->GetDoubleOr("p0", p.kalman_p0, Bounds::Positive()));
+  }
+  ASSIGN_OR_RETURN(p.log1p, planner->GetBoolOr("log1p", p.log1p));
+  ASSIGN_OR_RETURN(
+      p.moving_average_window,
+      IntOr(*planner, "moving_average_window", p.moving_average_window, Bounds::Between(1, 10000)));
   ASSIGN_OR_RETURN(p.max_gpus,
                    IntOr(*planner, "max_gpus", p.max_gpus, Bounds::Between(0, kMaxPlannerGpus)));
+  ASSIGN_OR_RETURN(p.min_replicas,
+                   IntOr(*planner, "min_replicas", p.min_replicas, Bounds::Between(1, 100000)));
+  ASSIGN_OR_RETURN(p.startup_s,
+                   planner->GetDoubleOr("startup_s", p.startup_s, Bounds::Between(0, 86400)));
+  ASSIGN_OR_RETURN(
+      p.scale_down_margin,
+      planner->GetDoubleOr("scale_down_margin", p.scale_down_margin, Bounds::Between(0.01, 1)));
+  ASSIGN_OR_RETURN(p.headroom_sigma, planner->GetDoubleOr("headroom_sigma", p.headroom_sigma,
+                                                          Bounds::Between(0, 10)));
+  ASSIGN_OR_RETURN(p.correction, planner->GetBoolOr("correction", p.correction));
+  return Status::Ok();
+}
+
+// With the planner on, its GPU budget must hold the minimum of every pool and the plan's own
+// starting replicas, and fit the system.
+Status CheckPlannerBudget(const JsonNode& root, Plan& plan) {
+  PlannerSpec& p = plan.planner;
+  if (!p.enabled) return Status::Ok();
+  auto planner = root.Find("planner");
+  auto max_node = planner->Find("max_gpus");
+  // "$.planner.max_gpus: ..." when the field is given, "$.planner: max_gpus ..." otherwise.
+  auto error = [&](const std::string& what) {
+    return max_node ? max_node->Error(what)
+                    : planner->Error("max_gpus (unset: the system's GPUs): " + what);
+  };
+  int per_role[3] = {0, 0, 0};
+  for (const WorkerPoolSpec& w : plan.workers) ++per_role[static_cast<int>(w.role)];
+  if (per_role[0] > 1 || per_role[1] > 1 || per_role[2] > 1) {
+    return planner->Error(
+        "enabled: the planner scales one pool per role (one agg pool, or one prefill and one "
+        "decode pool) but $.workers has several pools of one role; merge them or disable the "
+        "planner");
+  }
+  const int system_gpus = plan.cluster.nodes * plan.cluster.gpus_per_node;
+  if (p.max_gpus > system_gpus) {
+    return error(std::to_string(p.max_gpus) + " exceeds the system's " +
+                 std::to_string(system_gpus) + " GPUs (" + std::to_string(plan.system.nodes) +
+                 " node(s) x " + std::to_string(plan.system.gpus_per_node) +
+                 "); lower it or add nodes in $.system.nodes");
+  }
+  const int budget = p.max_gpus > 0 ? p.max_gpus : system_gpus;
+  int minimum = 0;
+  std::string parts;
+  for (const WorkerPoolSpec& w : plan.workers) {
+    minimum += p.min_replicas * w.parallelism.gpus();
+    parts += (parts.empty() ? "" : " and ") + std::to_string(p.min_replicas) + " " +
+             std::string(WorkerRoleName(w.role)) + " worker(s) of " +
+             std::to_string(w.parallelism.gpus()) + " GPU(s)";
+  }
+  if (budget < minimum) {
+    return error("a budget of " + std::to_string(budget) + " GPU(s) cannot hold " + parts +
+                 "; use max_gpus >= " + std::to_string(minimum) + " or smaller workers");
+  }
+  if (plan.total_gpus() > budget) {
+    return error("the plan starts with " + std::to_string(plan.total_gpus()) +
+                 " GPUs, more than the budget of " + std::to_string(budget) +
+                 "; raise max_gpus or start with fewer replicas");
+  }
   return Status::Ok();
 }
 
@@ -373,6 +455,7 @@ StatusOr<Plan> ParsePlanIn(const JsonNode& root, const std::string& base_dir) {
   RETURN_IF_ERROR(ParseRouter(root, plan.router));
   RETURN_IF_ERROR(ParseDisagg(root, plan.disagg));
   RETURN_IF_ERROR(ParsePlanner(root, plan.planner));
+  RETURN_IF_ERROR(CheckPlannerBudget(root, plan));
   return plan;
 }
 
@@ -459,14 +542,32 @@ std::string PlanToJson(const Plan& plan) {
   j["workers"] = std::move(workers);
   j["router"] = Json{{"policy", plan.router.policy},
                      {"overlap_weight", plan.router.overlap_weight},
-                     {"temperature", plan.router.temperature}};
+                     {"temperature", plan.router.temperature},
+                     {"queue_threshold", plan.router.queue_threshold},
+                     {"assume_kv_reuse", plan.router.assume_kv_reuse},
+                     {"decay_by_progress", plan.router.decay_by_progress}};
   j["disagg"] = Json{{"conditional", plan.disagg.conditional},
                      {"max_local_prefill_tokens", plan.disagg.max_local_prefill_tokens},
                      {"layerwise_streaming", plan.disagg.layerwise_streaming}};
-  j["planner"] =
-      Json{{"enabled", plan.planner.enabled},     {"ttft_ms", plan.planner.ttft_ms},
-           {"itl_ms", plan.planner.itl_ms},       {"interval_s", plan.planner.interval_s},
-           {"predictor", plan.planner.predictor}, {"max_gpus", plan.planner.max_gpus}};
+  const PlannerSpec& p = plan.planner;
+  j["planner"] = Json{{"enabled", p.enabled},
+                      {"ttft_ms", p.ttft_ms},
+                      {"itl_ms", p.itl_ms},
+                      {"percentile", p.percentile},
+                      {"interval_s", p.interval_s},
+                      {"predictor", p.predictor},
+                      {"kalman", Json{{"q_level", p.kalman_q_level},
+                                      {"q_trend", p.kalman_q_trend},
+                                      {"r", p.kalman_r},
+                                      {"p0", p.kalman_p0}}},
+                      {"log1p", p.log1p},
+                      {"moving_average_window", p.moving_average_window},
+                      {"max_gpus", p.max_gpus},
+                      {"min_replicas", p.min_replicas},
+                      {"startup_s", p.startup_s},
+                      {"scale_down_margin", p.scale_down_margin},
+                      {"headroom_sigma", p.headroom_sigma},
+                      {"correction", p.correction}};
   return j.dump(2) + "\n";
 }
 

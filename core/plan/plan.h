@@ -46,11 +46,15 @@ struct WorkerPoolSpec {
   perf::MemoryPlan memory;
 };
 
-// Router section. Issue 5 adds the KV-aware policy's knobs; every field has a default.
+// Router section (docs/formats.md "router"); every field has a default.
 struct RouterSpec {
   std::string policy = "round_robin";  // round_robin | least_loaded | random | kv
-  double overlap_weight = 1.0;         // kv: weight of blocks still to prefill
-  double temperature = 0.0;            // kv: 0 = argmin; > 0 softmax sampling
+  double overlap_weight = 1.0;         // kv: weight of blocks still to prefill (>= 0)
+  double temperature = 0.0;            // kv: 0 = lowest cost; > 0 softmax sampling
+  double queue_threshold = 0.0;        // kv: > 0 requests wait in the router while every worker's
+                                       // active prefill tokens exceed this x max_num_batched_tokens
+  bool assume_kv_reuse = true;         // kv: prompt blocks shared by active requests count once
+  bool decay_by_progress = false;      // kv: a request's private blocks fade as it generates
 };
 
 // Disaggregation section (only meaningful with prefill + decode pools).
@@ -65,14 +69,25 @@ struct DisaggSpec {
   bool layerwise_streaming = false;
 };
 
-// Planner section (issue 5 implements it; parsed and checked now so plans are stable).
+// Planner section (docs/formats.md "planner"): the SLA planner scales the pools while the plan
+// runs. The plan's replicas are the starting point.
 struct PlannerSpec {
   bool enabled = false;
   double ttft_ms = 500;
   double itl_ms = 30;
-  double interval_s = 60;
+  double percentile = 90;            // the targets hold at this percentile (50 < p < 100)
+  double interval_s = 60;            // one planner decision per interval
   std::string predictor = "kalman";  // kalman | constant | moving_average
-  int max_gpus = 0;                  // 0: the system's GPUs
+  // Kalman filter on [level, trend] (Dynamo's defaults).
+  double kalman_q_level = 1.0, kalman_q_trend = 0.1, kalman_r = 10.0, kalman_p0 = 1000.0;
+  bool log1p = false;              // predict in log1p space
+  int moving_average_window = 5;   // moving_average: intervals averaged
+  int max_gpus = 0;                // GPU budget; 0: the system's GPUs
+  int min_replicas = 1;            // per pool
+  double startup_s = 60;           // a new worker serves this long after the decision (model load)
+  double scale_down_margin = 0.8;  // scale down only when every worker is within margin x target
+  double headroom_sigma = 0;       // provision for forecast + sigma x forecast std dev
+  bool correction = true;          // correct targets by observed / expected latency
 };
 
 struct SystemSpec {

@@ -67,10 +67,19 @@ printf '{"model": "llama-3.1-70b", "system": {"gpu": "l40s"}, "workers": [{"role
 expect too_big 1 '' -- run --plan "$TMP/big.json" --workload "$TMP/small.json"
 contains too_big_path "$TMP/err" "\$.workers[0]"
 contains too_big_fix "$TMP/err" "use tp >= "
-printf '{"model": "llama-3.1-8b", "workers": [{"role": "agg"}], "planner": {"enabled": true}}' >"$TMP/planner.json"
-expect planner 1 "error: $TMP/planner.json: \$.planner.enabled: the SLA planner is not implemented yet (issue 5); set it to false" -- run --plan "$TMP/planner.json" --workload "$TMP/small.json"
-printf '{"model": "llama-3.1-8b", "workers": [{"role": "agg"}], "router": {"policy": "kv"}}' >"$TMP/kv.json"
-expect kv_policy 1 "error: $TMP/kv.json: \$.router.policy: router policy 'kv' is not implemented yet (issue 5); use round_robin, least_loaded or random" -- run --plan "$TMP/kv.json" --workload "$TMP/small.json"
+printf '{"model": "llama-3.1-8b", "workers": [{"role": "agg", "tp": 2}], "planner": {"enabled": true, "max_gpus": 1}}' >"$TMP/planner.json"
+expect planner_budget 1 "error: $TMP/planner.json: \$.planner.max_gpus: a budget of 1 GPU(s) cannot hold 1 agg worker(s) of 2 GPU(s); use max_gpus >= 2 or smaller workers" -- run --plan "$TMP/planner.json" --workload "$TMP/small.json"
+printf '{"model": "llama-3.1-8b", "workers": [{"role": "agg"}], "planner": {"enabled": true, "predictor": "arima"}}' >"$TMP/predictor.json"
+expect planner_predictor 1 '' -- run --plan "$TMP/predictor.json" --workload "$TMP/small.json"
+contains planner_predictor_path "$TMP/err" "\$.planner.predictor"
+contains planner_predictor_names "$TMP/err" "kalman"
+printf '{"model": "llama-3.1-8b", "workers": [{"role": "agg"}], "router": {"policy": "fastest"}}' >"$TMP/policy.json"
+expect router_policy 1 '' -- run --plan "$TMP/policy.json" --workload "$TMP/small.json"
+contains router_policy_path "$TMP/err" "\$.router.policy"
+contains router_policy_names "$TMP/err" "least_loaded"
+printf '{"model": "llama-3.1-8b", "workers": [{"role": "agg"}], "router": {"policy": "kv", "overlap_weight": -1}}' >"$TMP/weight.json"
+expect router_weight 1 '' -- run --plan "$TMP/weight.json" --workload "$TMP/small.json"
+contains router_weight_path "$TMP/err" "\$.router.overlap_weight"
 expect unknown_plan 1 '' -- run --plan nope --workload "$TMP/small.json"
 contains unknown_plan_names "$TMP/err" "llama8b_agg"
 expect missing_workload 1 "error: $TMP/none.jsonl: cannot open: No such file or directory" -- run --plan llama8b_agg --workload "$TMP/none.jsonl"
@@ -83,6 +92,23 @@ expect bad_percentile 2 '' -- run --plan llama8b_agg --percentile 42
 printf '{"timestamp": 0, "input_length": 100, "output_length": 5}\n{"timestamp": 10, "input_length": 3000000, "output_length": 5}\n{"timestamp": 20, "input_length": 200, "output_length": 5}\n' >"$TMP/long.jsonl"
 expect too_long 0 '' -- run --plan llama8b_agg --workload "$TMP/long.jsonl" --json
 check too_long_counted "j['rejected']==1 and j['completed']==2 and j['requests']==3"
+
+# --- the KV-aware router and the planner ---
+printf '{"model": "llama-3.1-8b", "workers": [{"role": "agg", "replicas": 4}], "router": {"policy": "kv", "queue_threshold": 2}}' >"$TMP/kv.json"
+expect kv_run 0 '' -- run --plan "$TMP/kv.json" --workload "$TMP/small.json" --json
+check kv_run_complete "j['completed']==300 and j['kv_blocks_in_use_at_end']==0 and j['kv_hit_rate']>0"
+printf '{"model": "llama-3.1-8b", "workers": [{"role": "agg", "replicas": 1}], "planner": {"enabled": true, "interval_s": 5, "startup_s": 5, "max_gpus": 4}}' >"$TMP/planned.json"
+expect planner_run 0 '' -- run --plan "$TMP/planned.json" --workload "$TMP/small.json" --out "$TMP/planned"
+contains planner_run_line "$TMP/out" "planner: "
+python3 - "$TMP/planned" <<'PY' && ok || bad "planner run: summary and time series"
+import csv, json, sys
+d = sys.argv[1]
+s = json.load(open(d + "/summary.json"))
+ts = list(csv.DictReader(open(d + "/timeseries.csv")))
+assert s["completed"] == 300 and s["kv_blocks_in_use_at_end"] == 0, s
+assert s["planner"]["intervals"] > 0 and 0 <= s["planner"]["intervals_within_sla"] <= 1
+assert s["gpu_seconds"] > 0 and max(int(r["gpus"]) for r in ts) <= 4
+PY
 
 # --- the bundled plans on the bundled workload ---
 for p in llama8b_agg llama70b_agg llama70b_disagg llama70b_disagg_2node; do
