@@ -75,7 +75,10 @@ int Main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({50.0, 90.0, 95.0, 99.0}));
   run->add_option("--out", run_args.out,
-                  "Directory for summary.json, requests.csv, timeseries.csv");
+                  "Directory for summary.json, requests.csv, timeseries.csv (and planner.csv)");
+  run->add_option("--planner-warmup", run_args.planner_warmup,
+                  "Trace or workload whose load, bucketed by the planner interval, warms up the "
+                  "planner's predictors");
   run->add_flag("--json", run_args.json, "Print one JSON object on stdout");
   run->add_flag("--no-progress", run_args.no_progress, "No progress line on stderr");
   run->callback([&] {

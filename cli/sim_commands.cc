@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 
@@ -105,6 +106,17 @@ Status SimRun(const SimRunArgs& a) {
   opt.slo.ttft_ms = a.ttft_ms;
   opt.slo.itl_ms = a.itl_ms;
   opt.slo.percentile = a.percentile;
+  std::optional<Workload> warmup;
+  if (!a.planner_warmup.empty()) {
+    if (!plan.planner.enabled) {
+      return InvalidArgument("--planner-warmup " + a.planner_warmup + ": the plan " + a.plan +
+                             " does not enable the planner ($.planner.enabled); drop the flag "
+                             "or enable the planner");
+    }
+    ASSIGN_OR_RETURN(Workload w, LoadWorkload(a.planner_warmup, WorkloadOverrides{}));
+    warmup.emplace(std::move(w));
+    opt.planner_warmup = &*warmup;
+  }
   const bool tty = ::isatty(2) != 0;
   if (!a.no_progress && tty) {
     opt.progress = [](double f) {

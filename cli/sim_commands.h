@@ -16,6 +16,7 @@ struct SimRunArgs {
   std::optional<uint64_t> seed;
   std::optional<double> ttft_ms, itl_ms;
   double percentile = 90;
+  std::string planner_warmup;  // trace whose per-interval load warms the planner's predictors
   std::string out;
   bool json = false;
   bool no_progress = false;

@@ -415,6 +415,9 @@ Status Simulation::MakePlanner() {
   auto planner = planner::SlaPlanner::Create(pc, std::move(pools));
   if (!planner.ok()) return planner.status().WithContext(plan_.source + ": $.planner");
   planner_.emplace(std::move(*planner));
+  if (opt_.planner_warmup != nullptr) {
+    planner_->WarmUp(planner::BucketByInterval(*opt_.planner_warmup, pc.interval));
+  }
   return Status::Ok();
 }
 

@@ -27,6 +27,10 @@ struct SimOptions {
   // Progress callback (fraction done in [0, 1]), called at most every ~1% of requests; may be
   // empty.
   std::function<void(double)> progress;
+  // Planner warm-up: this workload's load, bucketed by the planner interval, is fed to the
+  // predictors before the run (Dynamo's Mooncake-style warm-up). May be null; must outlive
+  // Simulate.
+  const Workload* planner_warmup = nullptr;
 };
 
 struct SimResult {
@@ -36,8 +40,8 @@ struct SimResult {
   std::vector<PlannerRow> planner;  // one row per planner interval (planner enabled)
 };
 
-// Errors: a plan the simulator cannot run (a policy not implemented yet, a topology that
-// cannot place the workers). Requests that can never be scheduled are counted as rejected,
+// Errors: a plan the simulator cannot run (a topology that cannot place the workers, a router
+// or planner configuration its core refuses). Requests that can never be scheduled are counted as rejected,
 // not errors.
 StatusOr<SimResult> Simulate(const Plan& plan, const Workload& workload,
                              std::shared_ptr<const perf::PerfModel> perf,

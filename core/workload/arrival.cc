@@ -17,9 +17,44 @@ RateShape RateShape::Constant(double rate_rps) {
   return s;
 }
 
-StatusOr<RateShape> RateShape::Parse(const JsonNode& node) {
-  ASSIGN_OR_RETURN(std::string kind, node.GetEnum("kind", {"sinusoid", "steps"}));
+// Periodic bursts: burst_rps for burst_s at the start of every period_s (from t = 0) until
+// until_s, base_rps otherwise. Expanded into steps.
+StatusOr<RateShape> RateShape::ParseBursts(const JsonNode& node) {
+  RETURN_IF_ERROR(
+      node.CheckKnownKeys({"kind", "base_rps", "burst_rps", "period_s", "burst_s", "until_s"}));
+  ASSIGN_OR_RETURN(double base, node.GetDouble("base_rps", Bounds::NonNegative()));
+  ASSIGN_OR_RETURN(double burst, node.GetDouble("burst_rps", Bounds::Positive()));
+  ASSIGN_OR_RETURN(double period, node.GetDouble("period_s", Bounds::Positive()));
+  ASSIGN_OR_RETURN(double burst_s, node.GetDouble("burst_s", Bounds::Positive()));
+  ASSIGN_OR_RETURN(double until, node.GetDoubleOr("until_s", 3600, Bounds::Positive()));
+  if (burst_s >= period) {
+    return node.Error("burst_s " + node.Get("burst_s")->Render() +
+                      " must be shorter than period_s " + node.Get("period_s")->Render());
+  }
+  if (until / period > 100000) {
+    return node.Error("until_s / period_s is over 100000 bursts; use a longer period_s");
+  }
   RateShape s;
+  s.kind_ = Kind::kSteps;
+  double cumulative = 0;
+  auto add = [&](double start, double rate) {
+    if (!s.steps_.empty()) {
+      cumulative += (start - s.steps_.back().first) * s.steps_.back().second;
+    }
+    s.steps_.emplace_back(start, rate);
+    s.step_cumulative_.push_back(cumulative);
+  };
+  for (double t = 0; t < until; t += period) {
+    add(t, burst);
+    add(t + burst_s, base);
+  }
+  return s;
+}
+
+StatusOr<RateShape> RateShape::Parse(const JsonNode& node) {
+  ASSIGN_OR_RETURN(std::string kind, node.GetEnum("kind", {"sinusoid", "steps", "bursts"}));
+  RateShape s;
+  if (kind == "bursts") return ParseBursts(node);
   if (kind == "sinusoid") {
     RETURN_IF_ERROR(node.CheckKnownKeys({"kind", "period_s", "min_rps", "max_rps"}));
     s.kind_ = Kind::kSinusoid;

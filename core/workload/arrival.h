@@ -8,6 +8,8 @@
 //   "shape": {"kind": "sinusoid", "period_s": 1800, "min_rps": 1, "max_rps": 5}
 //            (starts at min_rps, peaks at period_s / 2)
 //   "shape": {"kind": "steps", "steps": [[0, 2], [600, 8]]}   ([start_s, rate_rps], ...)
+//   "shape": {"kind": "bursts", "base_rps": 2, "burst_rps": 20, "period_s": 300, "burst_s": 30,
+//             "until_s": 3600}   (burst_rps for burst_s every period_s, until until_s)
 // A shaped process is the unit-rate process run in operational time s = Lambda(t), the
 // integral of the rate: the inter-arrival law (exponential, gamma, constant) is kept and the
 // instantaneous rate follows the shape.
@@ -33,6 +35,7 @@ class RateShape {
   double InverseCumulative(double s) const;
 
  private:
+  static StatusOr<RateShape> ParseBursts(const JsonNode& node);
   enum class Kind { kConstant, kSinusoid, kSteps };
   Kind kind_ = Kind::kConstant;
   double rate_ = 0;                                  // constant

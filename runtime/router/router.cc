@@ -88,13 +88,20 @@ int64_t Router::PromptBlocks(const RouteRequest& req) const {
 }
 
 int32_t Router::LeadingBooked(const WorkerState& w, std::span<const uint64_t> hashes) const {
-  if (w.block_refs.empty()) return 0;
-  int32_t n = 0;
-  for (uint64_t h : hashes) {
-    if (!w.block_refs.Contains(h)) break;
-    ++n;
+  if (w.block_refs.empty() || hashes.empty() || !w.block_refs.Contains(hashes[0])) return 0;
+  // Requests book leading runs of their chained hashes, so the booked set is a union of
+  // prefixes: along one chain, membership is true up to some block and false after it. Binary
+  // search for that boundary: O(log blocks) lookups instead of a walk.
+  size_t lo = 1, hi = hashes.size();  // hashes[0, lo) booked; hashes[hi, ...) not
+  while (lo < hi) {
+    const size_t mid = lo + (hi - lo) / 2;
+    if (w.block_refs.Contains(hashes[mid])) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
   }
-  return n;
+  return static_cast<int32_t>(lo);
 }
 
 bool Router::Busy(const WorkerState& w) const {

@@ -20,7 +20,7 @@
 
 namespace dynamo::worker {
 
-// KV events for the router (issue 5): blocks that became cached on this worker (stored) or
+// KV events for the router (runtime/router): blocks that became cached on this worker (stored) or
 // stopped being cached (removed). Hashes live in KvEventLog::hashes; an event refers to a range.
 struct KvEvent {
   enum class Kind : uint8_t { kStored, kRemoved };

@@ -109,6 +109,9 @@ assert s["completed"] == 300 and s["kv_blocks_in_use_at_end"] == 0, s
 assert s["planner"]["intervals"] > 0 and 0 <= s["planner"]["intervals_within_sla"] <= 1
 assert s["gpu_seconds"] > 0 and max(int(r["gpus"]) for r in ts) <= 4
 PY
+expect planner_warmup 0 '' -- run --plan "$TMP/planned.json" --workload "$TMP/small.json" --planner-warmup "$TMP/small.json" --json
+check planner_warmup_complete "j['completed']==300 and j['planner']['intervals']>0"
+expect planner_warmup_off 1 "error: --planner-warmup $TMP/small.json: the plan llama8b_agg does not enable the planner (\$.planner.enabled); drop the flag or enable the planner" -- run --plan llama8b_agg --workload "$TMP/small.json" --planner-warmup "$TMP/small.json"
 
 # --- the bundled plans on the bundled workload ---
 for p in llama8b_agg llama70b_agg llama70b_disagg llama70b_disagg_2node; do

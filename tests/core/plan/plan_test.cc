@@ -80,6 +80,9 @@ void ExpectSamePlan(const Plan& a, const Plan& b) {
   EXPECT_EQ(a.router.policy, b.router.policy);
   EXPECT_EQ(a.router.overlap_weight, b.router.overlap_weight);
   EXPECT_EQ(a.router.temperature, b.router.temperature);
+  EXPECT_EQ(a.router.queue_threshold, b.router.queue_threshold);
+  EXPECT_EQ(a.router.assume_kv_reuse, b.router.assume_kv_reuse);
+  EXPECT_EQ(a.router.decay_by_progress, b.router.decay_by_progress);
   EXPECT_EQ(a.disagg.conditional, b.disagg.conditional);
   EXPECT_EQ(a.disagg.max_local_prefill_tokens, b.disagg.max_local_prefill_tokens);
   EXPECT_EQ(a.disagg.layerwise_streaming, b.disagg.layerwise_streaming);
@@ -89,6 +92,18 @@ void ExpectSamePlan(const Plan& a, const Plan& b) {
   EXPECT_EQ(a.planner.interval_s, b.planner.interval_s);
   EXPECT_EQ(a.planner.predictor, b.planner.predictor);
   EXPECT_EQ(a.planner.max_gpus, b.planner.max_gpus);
+  EXPECT_EQ(a.planner.percentile, b.planner.percentile);
+  EXPECT_EQ(a.planner.kalman_q_level, b.planner.kalman_q_level);
+  EXPECT_EQ(a.planner.kalman_q_trend, b.planner.kalman_q_trend);
+  EXPECT_EQ(a.planner.kalman_r, b.planner.kalman_r);
+  EXPECT_EQ(a.planner.kalman_p0, b.planner.kalman_p0);
+  EXPECT_EQ(a.planner.log1p, b.planner.log1p);
+  EXPECT_EQ(a.planner.moving_average_window, b.planner.moving_average_window);
+  EXPECT_EQ(a.planner.min_replicas, b.planner.min_replicas);
+  EXPECT_EQ(a.planner.startup_s, b.planner.startup_s);
+  EXPECT_EQ(a.planner.scale_down_margin, b.planner.scale_down_margin);
+  EXPECT_EQ(a.planner.headroom_sigma, b.planner.headroom_sigma);
+  EXPECT_EQ(a.planner.correction, b.planner.correction);
 }
 
 void ExpectRoundTrip(const Plan& plan) {
@@ -197,10 +212,15 @@ TEST(PlanTest, EveryFieldIsRead) {
        "max_num_batched_tokens": 4096, "block_size": 32, "gpu_memory_utilization": 0.85,
        "enable_prefix_caching": false, "enable_chunked_prefill": false},
       {"role": "decode", "replicas": 1, "tp": 2, "pp": 2, "ep": 1}],
-    "router": {"policy": "kv", "overlap_weight": 0.5, "temperature": 0.2},
+    "router": {"policy": "kv", "overlap_weight": 0.5, "temperature": 0.2, "queue_threshold": 2,
+               "assume_kv_reuse": false, "decay_by_progress": true},
     "disagg": {"conditional": true, "max_local_prefill_tokens": 256, "layerwise_streaming": true},
-    "planner": {"enabled": true, "ttft_ms": 250, "itl_ms": 20, "interval_s": 30,
-                "predictor": "moving_average", "max_gpus": 16}})");
+    "planner": {"enabled": true, "ttft_ms": 250, "itl_ms": 20, "percentile": 95,
+                "interval_s": 30, "predictor": "moving_average",
+                "kalman": {"q_level": 2, "q_trend": 0.5, "r": 4, "p0": 100}, "log1p": true,
+                "moving_average_window": 7, "max_gpus": 16, "min_replicas": 1,
+                "startup_s": 90, "scale_down_margin": 0.7, "headroom_sigma": 1.5,
+                "correction": false}})");
   EXPECT_EQ(p.description, "all fields");
   EXPECT_EQ(p.model_ref, "mixtral-8x7b");  // bundled names are case-insensitive, kept lower case
   EXPECT_EQ(p.system.gpu, "h100_sxm");
@@ -222,7 +242,47 @@ TEST(PlanTest, EveryFieldIsRead) {
   EXPECT_EQ(p.disagg.max_local_prefill_tokens, 256);
   EXPECT_EQ(p.planner.predictor, "moving_average");
   EXPECT_EQ(p.planner.max_gpus, 16);
+  EXPECT_EQ(p.router.queue_threshold, 2);
+  EXPECT_FALSE(p.router.assume_kv_reuse);
+  EXPECT_TRUE(p.router.decay_by_progress);
+  EXPECT_EQ(p.planner.percentile, 95);
+  EXPECT_EQ(p.planner.kalman_r, 4);
+  EXPECT_TRUE(p.planner.log1p);
+  EXPECT_EQ(p.planner.moving_average_window, 7);
+  EXPECT_EQ(p.planner.startup_s, 90);
+  EXPECT_EQ(p.planner.headroom_sigma, 1.5);
+  EXPECT_FALSE(p.planner.correction);
   ExpectRoundTrip(p);
+}
+
+TEST(PlanTest, PlannerBudgetMustHoldOneWorkerOfEveryPool) {
+  auto err = [](const std::string& json) { return Parse(json).status().message(); };
+  const std::string disagg = R"({"model": "llama-3.1-70b", "system": {"gpu": "h200_sxm"},
+    "workers": [{"role": "prefill", "tp": 4}, {"role": "decode", "tp": 4}],
+    "planner": {"enabled": true, "max_gpus": 6}})";
+  EXPECT_EQ(err(disagg),
+            "plan.json: $.planner.max_gpus: a budget of 6 GPU(s) cannot hold 1 prefill worker(s) "
+            "of 4 GPU(s) and 1 decode worker(s) of 4 GPU(s); use max_gpus >= 8 or smaller "
+            "workers");
+  EXPECT_THAT(err(R"({"model": "llama-3.1-8b", "workers": [{"replicas": 4}],
+                      "planner": {"enabled": true, "max_gpus": 2}})"),
+              HasSubstr("$.planner.max_gpus: the plan starts with 4 GPUs, more than the budget"));
+  EXPECT_THAT(err(R"({"model": "llama-3.1-8b", "workers": [{}],
+                      "planner": {"enabled": true, "max_gpus": 9}})"),
+              HasSubstr("$.planner.max_gpus: 9 exceeds the system's 8 GPUs"));
+  EXPECT_THAT(err(R"({"model": "llama-3.1-8b", "workers": [{}, {}],
+                      "planner": {"enabled": true}})"),
+              HasSubstr("$.planner: enabled: the planner scales one pool per role"));
+  // The same plans are fine with the planner off.
+  EXPECT_TRUE(Parse(R"({"model": "llama-3.1-8b", "workers": [{}, {}],
+                        "planner": {"max_gpus": 1}})")
+                  .ok());
+  EXPECT_THAT(err(R"({"model": "llama-3.1-8b", "workers": [{}],
+                      "planner": {"enabled": true, "percentile": 100}})"),
+              HasSubstr("$.planner.percentile"));
+  EXPECT_THAT(err(R"({"model": "llama-3.1-8b", "workers": [{}],
+                      "router": {"policy": "kv", "temperature": -1}})"),
+              HasSubstr("$.router.temperature"));
 }
 
 TEST(PlanTest, RoundTripOfEveryBundledPlan) {

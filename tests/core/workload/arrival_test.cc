@@ -48,6 +48,18 @@ TEST(RateShapeTest, StepsArePiecewiseConstant) {
   CheckConsistent(s, 40);
 }
 
+TEST(RateShapeTest, BurstsRepeatUntilTheEnd) {
+  RateShape s = Shape(
+      R"({"kind": "bursts", "base_rps": 2, "burst_rps": 20, "period_s": 100, "burst_s": 10,
+          "until_s": 300})");
+  EXPECT_DOUBLE_EQ(s.RateAt(5), 20);
+  EXPECT_DOUBLE_EQ(s.RateAt(50), 2);
+  EXPECT_DOUBLE_EQ(s.RateAt(205), 20);
+  EXPECT_DOUBLE_EQ(s.RateAt(305), 2);  // after until_s: the base rate
+  EXPECT_DOUBLE_EQ(s.Cumulative(300), 3 * (10 * 20 + 90 * 2));
+  CheckConsistent(s, 400);
+}
+
 TEST(RateShapeTest, BadShapesNameTheField) {
   auto parse = [](const std::string& json) {
     return RateShape::Parse(*JsonDocument::Parse(json, "shape.json")).status().message();
@@ -58,6 +70,9 @@ TEST(RateShapeTest, BadShapesNameTheField) {
             "shape.json: $.steps[1][0]: step start times must increase");
   EXPECT_EQ(parse(R"({"kind": "sinusoid", "period_s": 60, "min_rps": 5, "max_rps": 2})"),
             "shape.json: $: max_rps 2 is below min_rps 5");
+  EXPECT_EQ(parse(R"({"kind": "bursts", "base_rps": 1, "burst_rps": 5, "period_s": 10,
+                      "burst_s": 10})"),
+            "shape.json: $: burst_s 10 must be shorter than period_s 10");
 }
 
 }  // namespace
