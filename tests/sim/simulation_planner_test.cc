@@ -10,27 +10,13 @@
 #include "core/json.h"
 #include "core/workload/synthetic_workload.h"
 #include "sim/simulation.h"
+#include "tests/sim/sim_test_util.h"
 
 namespace dynamo::sim {
 namespace {
 
-Plan MakePlan(const std::string& json) {
-  auto root = JsonDocument::Parse(json, "test_plan.json");
-  EXPECT_TRUE(root.ok()) << root.status().message();
-  auto plan = ParsePlan(*root);
-  EXPECT_TRUE(plan.ok()) << plan.status().message();
-  return *plan;
-}
-
-Workload MakeWorkload(const std::string& json) {
-  auto root = JsonDocument::Parse(json, "test_workload.json");
-  EXPECT_TRUE(root.ok()) << root.status().message();
-  auto spec = SyntheticSpec::Parse(*root, "");
-  EXPECT_TRUE(spec.ok()) << spec.status().message();
-  auto wl = GenerateWorkload(*spec, "test_workload.json");
-  EXPECT_TRUE(wl.ok()) << wl.status().message();
-  return *wl;
-}
+using testing_util::MakePlan;
+using testing_util::MakeWorkload;
 
 SimResult RunSim(const Plan& plan, const Workload& wl, uint64_t seed = 1) {
   auto gpu = LoadGpu("h200_sxm");

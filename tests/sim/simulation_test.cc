@@ -13,27 +13,13 @@
 #include "core/workload/workload.h"
 #include "sim/report.h"
 #include "tests/core/test_util.h"
+#include "tests/sim/sim_test_util.h"
 
 namespace dynamo::sim {
 namespace {
 
-Plan MakePlan(const std::string& json) {
-  auto root = JsonDocument::Parse(json, "test_plan.json");
-  EXPECT_TRUE(root.ok()) << root.status().message();
-  auto plan = ParsePlan(*root);
-  EXPECT_TRUE(plan.ok()) << plan.status().message();
-  return *plan;
-}
-
-Workload MakeWorkload(const std::string& json) {
-  auto root = JsonDocument::Parse(json, "test_workload.json");
-  EXPECT_TRUE(root.ok()) << root.status().message();
-  auto spec = SyntheticSpec::Parse(*root, "");
-  EXPECT_TRUE(spec.ok()) << spec.status().message();
-  auto wl = GenerateWorkload(*spec, "test_workload.json");
-  EXPECT_TRUE(wl.ok()) << wl.status().message();
-  return *wl;
-}
+using testing_util::MakePlan;
+using testing_util::MakeWorkload;
 
 std::shared_ptr<const perf::PerfModel> Analytic(const std::string& gpu = "h200_sxm") {
   auto spec = LoadGpu(gpu);
