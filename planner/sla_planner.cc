@@ -25,6 +25,22 @@ constexpr int kMaxReplicasCap = 1'000'000;
 // ceil() of a ratio that is an integer up to rounding must not round up.
 constexpr double kCeilSlack = 1e-9;
 
+// Least fixed point of B = ceil(tokens_per_s x itl_ms(B) / 1000), iterated from B = 1: the ITL
+// grows with B, so B never decreases. 0 when B would pass `limit` or the ITL is infinite.
+template <class ItlMs>
+int64_t BatchFixedPoint(int limit, double tokens_per_s, ItlMs itl_ms) {
+  int64_t batch = 1;
+  for (int iter = 0; iter <= limit; ++iter) {
+    const double ms = itl_ms(batch);
+    if (!std::isfinite(ms)) return 0;
+    const double need = std::ceil(tokens_per_s * ms * 1e-3 - kCeilSlack);
+    if (need > limit) return 0;
+    if (need <= static_cast<double>(batch)) return batch;
+    batch = static_cast<int64_t>(need);
+  }
+  return 0;
+}
+
 std::string Num(double v) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%g", v);
@@ -357,7 +373,7 @@ SlaPlanner::Latency SlaPlanner::ModelLatency(int prefill, int decode, const Fore
   if (prefill > 0) l.ttft_ms = PrefillTtftMs(MakePrefillQueue(0, isl_eff), load.rps / prefill);
   if (decode > 0) {
     const double osl = std::max(1.0, load.osl);
-    l.itl_ms = DecodeItlMs(1, load.rps / decode, std::max(0.0, load.isl) + osl / 2, osl, 0.0);
+    l.itl_ms = DecodeItlMs(1, load.rps / decode, std::max(0.0, load.isl) + osl / 2, osl);
   }
   return l;
 }
@@ -445,22 +461,12 @@ double SlaPlanner::PrefillTtftMs(const PrefillQueue& q, double lambda) const {
   return q.service_ms + wait_ms;
 }
 
-double SlaPlanner::DecodeItlMs(int pool, double lambda, double ctx, double osl,
-                               double prefill_share) {
-  if (prefill_share >= 1) return kInf;
+double SlaPlanner::DecodeItlMs(int pool, double lambda, double ctx, double osl) {
   const int limit = DecodeBatchLimit(pool, ctx);
   if (limit < 1) return kInf;
-  // Iterate B -> ceil(lambda osl ITL(B)) from B = 1: B never decreases (the step time grows with
-  // B), so this stops at the least fixed point or once B passes the batch limit.
-  int64_t batch = 1;
-  for (int iter = 0; iter <= limit; ++iter) {
-    const double itl_ms = DecodeStepMs(pool, batch, ctx) / (1 - prefill_share);
-    const double need = std::ceil(lambda * osl * itl_ms * 1e-3 - kCeilSlack);
-    if (need > limit) return kInf;
-    if (need <= static_cast<double>(batch)) return itl_ms;
-    batch = static_cast<int64_t>(need);
-  }
-  return kInf;
+  const int64_t batch =
+      BatchFixedPoint(limit, lambda * osl, [&](int64_t b) { return DecodeStepMs(pool, b, ctx); });
+  return batch > 0 ? DecodeStepMs(pool, batch, ctx) : kInf;
 }
 
 double SlaPlanner::PrefillWorkerRps(int pool, double isl_eff, double ttft_ms) {
@@ -489,8 +495,6 @@ double SlaPlanner::DecodeWorkerRps(int pool, double isl, double osl, double itl_
 
 SlaPlanner::Latency SlaPlanner::AggLatency(const PrefillQueue& q, double lambda, double isl,
                                            double osl) {
-  const double share = lambda * q.isl_eff / q.mu;  // fraction of time spent in prefill
-  if (share >= 1) return {kInf, kInf};
   osl = std::max(1.0, osl);
   const double ctx = std::max(0.0, isl) + osl / 2;
   const int limit = DecodeBatchLimit(0, ctx);
@@ -506,30 +510,28 @@ SlaPlanner::Latency SlaPlanner::AggLatency(const PrefillQueue& q, double lambda,
   const double chunks_per_prompt =
       std::ceil(q.isl_eff / static_cast<double>(pool.max_num_batched_tokens) - kCeilSlack);
   const double mixed_per_s = lambda * chunks_per_prompt;
-  Latency l{kInf, kInf};
-  int64_t batch = 1;
-  double dec_ms = 0, mix_ms = 0, mean_ms = 0;
-  for (int iter = 0; iter <= limit; ++iter) {
-    dec_ms = DecodeStepMs(0, batch, ctx);
+  auto mixed_ms = [&](int64_t batch) {
     perf::BatchComposition b;
     b.decode_seqs = batch;
     b.decode_kv_tokens = batch * WholeTokens(ctx);
     b.prefill.push_back(perf::PrefillChunk{chunk, chunk, true});
-    mix_ms = StepMs(0, b);
-    const double busy_mixed = mixed_per_s * mix_ms * 1e-3;  // seconds per second in mixed steps
-    if (busy_mixed >= 1) return {kInf, kInf};
-    const double decode_per_s = (1 - busy_mixed) / (dec_ms * 1e-3);
-    mean_ms = 1e3 / (decode_per_s + mixed_per_s);
-    const double need = std::ceil(lambda * osl * mean_ms * 1e-3 - kCeilSlack);
-    if (need > limit) return {kInf, kInf};
-    if (need <= static_cast<double>(batch)) {
-      const double phi = mixed_per_s / (decode_per_s + mixed_per_s);
-      l.itl_ms = phi <= 1 - config_.percentile ? dec_ms : mix_ms;
-      break;
-    }
-    batch = static_cast<int64_t>(need);
-  }
-  if (!std::isfinite(l.itl_ms)) return l;
+    return StepMs(0, b);
+  };
+  // Decode-only steps per second: the time mixed steps leave, in decode steps.
+  auto decode_per_s = [&](int64_t batch) {
+    const double busy_mixed = mixed_per_s * mixed_ms(batch) * 1e-3;  // s/s in mixed steps
+    return busy_mixed >= 1 ? -1.0 : (1 - busy_mixed) / (DecodeStepMs(0, batch, ctx) * 1e-3);
+  };
+  const int64_t batch = BatchFixedPoint(limit, lambda * osl, [&](int64_t b) {
+    const double d = decode_per_s(b);
+    return d < 0 ? kInf : 1e3 / (d + mixed_per_s);  // mean ITL
+  });
+  if (batch == 0) return {kInf, kInf};
+  const double dec_ms = DecodeStepMs(0, batch, ctx);
+  const double d = decode_per_s(batch);
+  const double phi = mixed_per_s / (d + mixed_per_s);
+  Latency l;
+  l.itl_ms = phi <= 1 - config_.percentile ? dec_ms : mixed_ms(batch);
   // A new prompt also waits for the step in flight (about one decode step), whose decode tokens
   // then ride along with its chunks.
   l.ttft_ms = PrefillTtftMs(q, lambda) + dec_ms;

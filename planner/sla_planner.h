@@ -10,8 +10,8 @@
 // queueing):
 //  - prefill capacity includes the queueing delay: M/D/1 waiting-time quantile at the SLA
 //    percentile on top of the chunked prefill time, so a pool is not run at rho -> 1;
-//  - the aggregated pool shares its time between prefill and decode (a fixed point of the decode
-//    batch and the ITL stretched by the prefill share);
+//  - the aggregated pool's ITL quantile accounts for the steps that carry prefill chunks (long
+//    mixed steps), which break an aggregated pool's p90 ITL long before its mean ITL;
 //  - forecasts look ahead by the scale-up lead time, with optional sigma x stddev headroom;
 //  - scale-down needs every worker inside a margin of the target and is limited per tick.
 //
@@ -112,10 +112,10 @@ class SlaPlanner {
   double PrefillWorkerRps(int pool, double isl_eff, double ttft_ms);
   // Little's law at the largest batch meeting itl_ms: B / (osl x step(B)); 0 if none.
   double DecodeWorkerRps(int pool, double isl, double osl, double itl_ms);
-  // Pool 0 serving both phases: the largest rate meeting both targets; 0 if none. Prefill takes
-  // the share f = lambda x isl_eff / mu of the time: TTFT is the prefill quantile at rho = f plus
-  // the decode step in flight; decode runs in the rest, ITL = step(B) / (1 - f) with
-  // B = lambda x osl x ITL (a fixed point).
+  // Pool 0 serving both phases: the largest rate meeting both targets; 0 if none. TTFT is the
+  // prefill quantile plus the decode step in flight; the ITL quantile is the decode step while
+  // the fraction of steps carrying a prefill chunk stays within the tail (1 - percentile), else
+  // the mixed step; the batch is the fixed point B = lambda x osl x mean ITL.
   double AggWorkerRps(double isl_eff, double isl, double osl, double ttft_ms, double itl_ms);
 
   const SlaPlannerConfig& config() const { return config_; }
@@ -153,9 +153,8 @@ class SlaPlanner {
   // TTFT quantile at `lambda` requests/s: the prompt's service plus the M/D/1 waiting-time
   // quantile.
   double PrefillTtftMs(const PrefillQueue& q, double lambda) const;
-  // ITL at `lambda` requests/s when prefill takes `prefill_share` of the time: the fixed point
-  // ITL = step(B) / (1 - share), B = lambda x osl x ITL.
-  double DecodeItlMs(int pool, double lambda, double ctx, double osl, double prefill_share);
+  // Decode-only ITL at `lambda` requests/s: the step at the fixed point B = lambda x osl x ITL.
+  double DecodeItlMs(int pool, double lambda, double ctx, double osl);
   // Pool 0 serving both phases at `lambda` requests/s.
   Latency AggLatency(const PrefillQueue& q, double lambda, double isl, double osl);
   // At `prefill` / `decode` replicas (agg: decode only) and the forecast load; raw model.

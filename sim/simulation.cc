@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -51,6 +52,8 @@ struct Worker {
   WorkerRole role = WorkerRole::kAggregated;
   WorkerState state = WorkerState::kActive;
   int32_t pending_handoffs = 0;  // requests routed here for decode but not yet added
+  // Planner on: this planner interval's TTFT (prefill side) and ITL gaps seen on this worker.
+  std::unique_ptr<LogHistogram> interval_ttft, interval_itl;
   std::unique_ptr<EngineScheduler> sched;
   std::vector<GpuId> gpus;
   bool stepping = false;
@@ -127,7 +130,9 @@ class Simulation {
   void StartAgg(RequestId id, int w, std::vector<uint64_t> hashes);
   void StartPrefill(RequestId id, int p, std::vector<uint64_t> hashes);
   void OnPrefillDone(int w, RequestId id);
-  void RouteToDecode(RequestId id);
+  // Picks the decode worker. `hashes`: the prompt's hashes at the decode block size (read only
+  // under conditional disaggregation, where the decode router weighs overlap).
+  void RouteToDecode(RequestId id, std::span<const uint64_t> hashes = {});
   void SendKv(RequestId id, int32_t upto);
   void MaybeKvArrived(RequestId id);
   void ReleasePrefillKv(int w, RequestId id);  // the prefill worker frees the request's blocks
@@ -160,6 +165,8 @@ class Simulation {
 
   // Planner (plan.planner.enabled).
   std::optional<planner::SlaPlanner> planner_;
+  std::vector<int>
+      planner_pools_;           // pool indices in the planner's order: {agg} or {prefill, decode}
   std::vector<bool> gpu_used_;  // [gpu]
   int64_t planner_intervals_ = 0, planner_intervals_ok_ = 0;
   int64_t scale_ups_ = 0, scale_downs_ = 0;
@@ -171,7 +178,6 @@ class Simulation {
     LogHistogram ttft, itl;
   };
   IntervalObs obs_;
-  std::vector<std::unique_ptr<LogHistogram>> worker_ttft_, worker_itl_;  // [worker], interval
 
   EventQueue<Event> queue_;
   Time now_;
@@ -321,6 +327,10 @@ int Simulation::AddWorker(int pi, std::vector<GpuId> gpus, WorkerState state) {
   w.role = spec.role;
   w.state = state;
   w.sched = std::make_unique<EngineScheduler>(ec);
+  if (plan_.planner.enabled) {
+    w.interval_ttft = std::make_unique<LogHistogram>();
+    w.interval_itl = std::make_unique<LogHistogram>();
+  }
   for (GpuId g : gpus) {
     if (!gpu_used_.empty()) gpu_used_[g.value()] = true;
   }
@@ -396,12 +406,15 @@ Status Simulation::MakePlanner() {
   // Capacity decided now serves after the start-up delay: plan for that horizon.
   pc.lookahead_intervals = 1 + static_cast<int>(std::ceil(ps.startup_s / ps.interval_s));
   std::vector<planner::PoolModel> pools;
-  // Disaggregated: {prefill, decode}; aggregated: the one pool.
+  // Disaggregated: {prefill, decode}; aggregated: the one pool (the plan check allows one pool
+  // per role with the planner on).
   for (WorkerRole role : plan_.disaggregated()
                              ? std::vector<WorkerRole>{WorkerRole::kPrefill, WorkerRole::kDecode}
                              : std::vector<WorkerRole>{WorkerRole::kAggregated}) {
-    for (const Pool& pool : pools_) {
+    for (size_t pi = 0; pi < pools_.size(); ++pi) {
+      const Pool& pool = pools_[pi];
       if (pool.spec->role != role) continue;
+      planner_pools_.push_back(static_cast<int>(pi));
       const WorkerPoolSpec& spec = *pool.spec;
       planner::PoolModel m{pool.timer->model()};
       m.gpus_per_worker = spec.parallelism.gpus();
@@ -518,12 +531,14 @@ void Simulation::OnArrival(uint32_t index) {
     return;
   }
   Handoff& h = handoffs_[index];
-  if (plan_.disagg.conditional || plan_.disagg.layerwise_streaming) RouteToDecode(id);
+  if (plan_.disagg.layerwise_streaming && !plan_.disagg.conditional) RouteToDecode(id);
   if (plan_.disagg.conditional) {
-    // Prefill locally when the tokens the decode worker does not already hold are few.
-    Worker& d = workers_[static_cast<size_t>(h.decode_worker)];
-    const int32_t bs = pools_[static_cast<size_t>(d.pool)].block_size;
+    // The decode worker with the best overlap and load; it prefills locally when the tokens it
+    // does not already hold are few.
+    const int32_t bs = decode_router_->config().block_size;
     std::vector<uint64_t> hashes = HashesFor(r, bs);
+    RouteToDecode(id, hashes);
+    Worker& d = workers_[static_cast<size_t>(h.decode_worker)];
     const int64_t uncached = r.isl - d.sched->blocks().MatchPrefix(hashes) * bs;
     if (uncached <= plan_.disagg.max_local_prefill_tokens) {
       --d.pending_handoffs;
@@ -571,8 +586,7 @@ void Simulation::DrainRouterQueue(WorkerRole role) {
   if (router == nullptr || router->waiting() == 0 || draining_queue_) return;
   draining_queue_ = true;  // dispatching may release capacity again (a rejection): no recursion
   while (auto routed = router->Dequeue(now_)) {
-    const Request& r = wl_.requests[routed->id.value()];
-    std::vector<uint64_t> hashes = HashesFor(r, router->config().block_size);
+    std::vector<uint64_t> hashes = std::move(routed->block_hashes);
     const int w = static_cast<int>(routed->decision.worker.value());
     Mix(0x9ULL << 56 ^ routed->id.value() ^ static_cast<uint64_t>(w) << 32);
     if (role == WorkerRole::kAggregated) {
@@ -672,7 +686,7 @@ void Simulation::ProcessOutcome(int w, const worker::StepOutcome& out) {
       ttft_.Add(ttft);
       if (planner_) {
         obs_.ttft.Add(ttft);
-        worker_ttft_[static_cast<size_t>(w)]->Add(ttft);
+        workers_[static_cast<size_t>(w)].interval_ttft->Add(ttft);
       }
       if (!prefill_role) {
         router->PrefillDone(now_, t.id);
@@ -683,7 +697,7 @@ void Simulation::ProcessOutcome(int w, const worker::StepOutcome& out) {
       itl_.Add(gap.millis());
       if (planner_) {
         obs_.itl.Add(gap.millis());
-        worker_itl_[static_cast<size_t>(w)]->Add(gap.millis());
+        workers_[static_cast<size_t>(w)].interval_itl->Add(gap.millis());
       }
       rec.itl_max = std::max(rec.itl_max, gap);
     }
@@ -756,11 +770,8 @@ bool Simulation::FitsSomeDecodeWorker(const Request& r) const {
   return false;
 }
 
-void Simulation::RouteToDecode(RequestId id) {
+void Simulation::RouteToDecode(RequestId id, std::span<const uint64_t> hashes) {
   const Request& r = wl_.requests[id.value()];
-  // The decode router reads prompt hashes only under conditional disaggregation (overlap).
-  std::vector<uint64_t> hashes;
-  if (decode_router_->wants_kv_events()) hashes = HashesFor(r, decode_router_->config().block_size);
   const router::RouteRequest rr{id, r.isl, hashes, r.osl};
   Handoff& h = handoffs_[id.value()];
   h.decode_worker = static_cast<int>(decode_router_->Route(now_, rr).worker.value());
@@ -954,6 +965,8 @@ void Simulation::MaybeRetire(int w) {
   --workers_held_;
   for (GpuId g : wk.gpus) gpu_used_[g.value()] = false;
   wk.sched.reset();  // its KV cache memory (the worker is gone)
+  wk.interval_ttft.reset();
+  wk.interval_itl.reset();
   Mix(0x5ULL << 56 ^ static_cast<uint64_t>(w));
 }
 
@@ -995,8 +1008,6 @@ void Simulation::ScalePool(int pi, int target) {
     auto gpus = AllocateGpus(pool.spec->parallelism.gpus());
     if (!gpus) break;  // fragmented or full: the budget check normally prevents this
     const int w = AddWorker(pi, std::move(*gpus), WorkerState::kStarting);
-    worker_ttft_.resize(workers_.size());
-    worker_itl_.resize(workers_.size());
     queue_.Push(now_ + startup, Event{EventKind::kReady, static_cast<uint32_t>(w), 0});
     ++current;
     ++scale_ups_;
@@ -1064,10 +1075,10 @@ void Simulation::OnPlannerTick() {
                                          : 0;
   if (obs_.ttft.count() > 0) o.ttft_ms = obs_.ttft.Percentile(q);
   if (obs_.itl.count() > 0) o.itl_ms = obs_.itl.Percentile(q);
-  for (size_t w = 0; w < workers_.size(); ++w) {
-    if (workers_[w].state != WorkerState::kActive) continue;
-    if (worker_ttft_[w]->count() > 0) o.worker_ttft_ms.push_back(worker_ttft_[w]->Percentile(q));
-    if (worker_itl_[w]->count() > 0) o.worker_itl_ms.push_back(worker_itl_[w]->Percentile(q));
+  for (const Worker& w : workers_) {
+    if (w.state != WorkerState::kActive) continue;
+    if (w.interval_ttft->count() > 0) o.worker_ttft_ms.push_back(w.interval_ttft->Percentile(q));
+    if (w.interval_itl->count() > 0) o.worker_itl_ms.push_back(w.interval_itl->Percentile(q));
   }
   // The interval's SLA verdict: both targets at the percentile. An interval with requests in the
   // system but no first token at all counts as a miss (everything is stuck waiting).
@@ -1083,31 +1094,20 @@ void Simulation::OnPlannerTick() {
     row.within_sla = ttft_ok && itl_ok;
     planner_intervals_ok_ += row.within_sla;
   }
-  const std::vector<int> pool_order = [&] {
-    std::vector<int> order;
-    for (WorkerRole role : plan_.disaggregated()
-                               ? std::vector<WorkerRole>{WorkerRole::kPrefill, WorkerRole::kDecode}
-                               : std::vector<WorkerRole>{WorkerRole::kAggregated}) {
-      for (size_t pi = 0; pi < pools_.size(); ++pi) {
-        if (pools_[pi].spec->role == role) order.push_back(static_cast<int>(pi));
-      }
-    }
-    return order;
-  }();
   if (plan_.disaggregated()) {
-    o.prefill_replicas = CountWorkers(pool_order[0], true);
-    o.decode_replicas = CountWorkers(pool_order[1], true);
+    o.prefill_replicas = CountWorkers(planner_pools_[0], true);
+    o.decode_replicas = CountWorkers(planner_pools_[1], true);
   } else {
-    o.decode_replicas = CountWorkers(pool_order[0], true);
+    o.decode_replicas = CountWorkers(planner_pools_[0], true);
   }
   const planner::ScalingDecision d = planner_->Tick(now_, o);
   Mix(0x2ULL << 56 ^ static_cast<uint64_t>(d.prefill_replicas) << 20 ^
       static_cast<uint64_t>(d.decode_replicas));
   if (plan_.disaggregated()) {
-    ScalePool(pool_order[0], d.prefill_replicas);
-    ScalePool(pool_order[1], d.decode_replicas);
+    ScalePool(planner_pools_[0], d.prefill_replicas);
+    ScalePool(planner_pools_[1], d.decode_replicas);
   } else {
-    ScalePool(pool_order[0], d.decode_replicas);
+    ScalePool(planner_pools_[0], d.decode_replicas);
   }
   row.predicted_rps = d.predicted_rps;
   row.predicted_isl = d.predicted_isl;
@@ -1124,16 +1124,10 @@ void Simulation::OnPlannerTick() {
   obs_.prompt_tokens = obs_.cached_tokens = 0;
   obs_.ttft = LogHistogram();
   obs_.itl = LogHistogram();
-  for (size_t w = 0; w < workers_.size(); ++w) {
-    if (workers_[w].state == WorkerState::kRetired) {
-      worker_ttft_[w].reset();
-      worker_itl_[w].reset();
-      continue;
-    }
-    if (!worker_ttft_[w]) worker_ttft_[w] = std::make_unique<LogHistogram>();
-    if (!worker_itl_[w]) worker_itl_[w] = std::make_unique<LogHistogram>();
-    if (worker_ttft_[w]->count() > 0) *worker_ttft_[w] = LogHistogram();
-    if (worker_itl_[w]->count() > 0) *worker_itl_[w] = LogHistogram();
+  for (Worker& w : workers_) {
+    if (w.state == WorkerState::kRetired) continue;
+    if (w.interval_ttft->count() > 0) *w.interval_ttft = LogHistogram();
+    if (w.interval_itl->count() > 0) *w.interval_itl = LogHistogram();
   }
   // Stops with the run, or when only the time-series sample is pending (a stall).
   if (finished_ < static_cast<int64_t>(wl_.requests.size()) && queue_.size() > 1) {
@@ -1156,12 +1150,6 @@ SimResult Simulation::Run() {
   }
   if (n > 0) queue_.Push(Time::Zero() + opt_.timeseries_interval, Event{EventKind::kSample, 0, 0});
   if (planner_ && n > 0) {
-    worker_ttft_.resize(workers_.size());
-    worker_itl_.resize(workers_.size());
-    for (size_t w = 0; w < workers_.size(); ++w) {
-      worker_ttft_[w] = std::make_unique<LogHistogram>();
-      worker_itl_[w] = std::make_unique<LogHistogram>();
-    }
     queue_.Push(Time::Zero() + Duration::Seconds(plan_.planner.interval_s),
                 Event{EventKind::kPlanner, 0, 0});
   }

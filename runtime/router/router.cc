@@ -114,7 +114,6 @@ void Router::ComputeCosts(const RouteRequest& req) {
   const size_t n = workers_.size();
   cost_.assign(n, 0.0);
   overlap_.assign(n, 0);
-  if (config_.policy != Policy::kKv) return;
   if (config_.overlap_weight > 0 && !req.block_hashes.empty()) {
     indexer_.FindMatches(req.block_hashes, matches_);
     for (const auto& [w, matched] : matches_) {
@@ -171,26 +170,26 @@ size_t Router::Select(bool skip_busy) {
   }
   DYNAMO_CHECK(count > 0);
   const double range = hi - lo;
+  // Weights shifted by the minimum (the softmax is shift-invariant): the largest is 1.
+  weight_.assign(n, 0.0);
   double total = 0;
   for (size_t i = 0; i < n; ++i) {
     if (!eligible(i)) continue;
-    // Shifted by the minimum (the softmax is shift-invariant), so the largest weight is 1.
-    const double wgt = range > 0 ? std::exp(-((cost_[i] - lo) / range) / config_.temperature) : 1;
-    total += wgt;
+    weight_[i] = range > 0 ? std::exp(-((cost_[i] - lo) / range) / config_.temperature) : 1;
+    total += weight_[i];
   }
   double u = rng_.NextDouble() * total;
   size_t last = n;
   for (size_t i = 0; i < n; ++i) {
     if (!eligible(i)) continue;
-    const double wgt = range > 0 ? std::exp(-((cost_[i] - lo) / range) / config_.temperature) : 1;
     last = i;
-    if (u < wgt) return i;
-    u -= wgt;
+    if (u < weight_[i]) return i;
+    u -= weight_[i];
   }
   return last;  // rounding left u just above the total
 }
 
-Decision Router::Book(Time /*now*/, const RouteRequest& req, size_t pick) {
+Decision Router::Book(Time /*now*/, const RouteRequest& req, size_t pick, int32_t overlap) {
   WorkerState& w = workers_[pick];
   ++w.in_flight;
   Booking b;
@@ -216,14 +215,18 @@ Decision Router::Book(Time /*now*/, const RouteRequest& req, size_t pick) {
   }
   const bool inserted = bookings_.emplace(req.id, std::move(b)).second;
   DYNAMO_CHECK(inserted);
-  return Decision{w.id, overlap_[pick], false};
+  return Decision{w.id, overlap, false};
+}
+
+bool Router::AllBusy() const {
+  return std::all_of(workers_.begin(), workers_.end(),
+                     [this](const WorkerState& w) { return Busy(w); });
 }
 
 Decision Router::Route(Time now, const RouteRequest& req) {
   DYNAMO_CHECK(!workers_.empty());
   DYNAMO_CHECK(!bookings_.contains(req.id));
   const size_t n = workers_.size();
-  ComputeCosts(req);
   size_t pick = 0;
   switch (config_.policy) {
     case Policy::kRoundRobin:
@@ -240,9 +243,7 @@ Decision Router::Route(Time now, const RouteRequest& req) {
       break;
     case Policy::kKv: {
       const bool queueing = config_.queue_threshold > 0;
-      if (queueing &&
-          (!queue_.empty() || std::all_of(workers_.begin(), workers_.end(),
-                                          [this](const WorkerState& w) { return Busy(w); }))) {
+      if (queueing && (!queue_.empty() || AllBusy())) {
         Waiting wait;
         wait.id = req.id;
         wait.prompt_tokens = req.prompt_tokens;
@@ -251,25 +252,23 @@ Decision Router::Route(Time now, const RouteRequest& req) {
         queue_.push_back(std::move(wait));
         return Decision{WorkerId(), 0, true};
       }
+      ComputeCosts(req);
       pick = Select(queueing);
-      break;
+      return Book(now, req, pick, overlap_[pick]);
     }
   }
-  return Book(now, req, pick);
+  return Book(now, req, pick, 0);
 }
 
 std::optional<Routed> Router::Dequeue(Time now) {
-  if (queue_.empty() || workers_.empty()) return std::nullopt;
-  if (std::all_of(workers_.begin(), workers_.end(),
-                  [this](const WorkerState& w) { return Busy(w); })) {
-    return std::nullopt;
-  }
+  if (queue_.empty() || workers_.empty() || AllBusy()) return std::nullopt;
   Waiting wait = std::move(queue_.front());
   queue_.pop_front();
   const RouteRequest req{wait.id, wait.prompt_tokens, wait.hashes, wait.expected_output_tokens};
   ComputeCosts(req);
   const size_t pick = Select(/*skip_busy=*/true);
-  return Routed{wait.id, Book(now, req, pick)};
+  const Decision d = Book(now, req, pick, overlap_[pick]);
+  return Routed{wait.id, d, std::move(wait.hashes)};
 }
 
 void Router::PrefillDone(Time /*now*/, RequestId id) {

@@ -73,6 +73,7 @@ struct WorkerInfo {
 struct Routed {
   RequestId id;
   Decision decision;
+  std::vector<uint64_t> block_hashes;  // the request's hashes, handed back (no rehashing)
 };
 
 class Router {
@@ -158,10 +159,12 @@ class Router {
   explicit Router(const Config& config);
   size_t IndexOf(WorkerId w) const;
   bool Busy(const WorkerState& w) const;
-  // Fills cost_ / overlap_ for every worker.
+  bool AllBusy() const;
+  // kv: fills cost_ / overlap_ for every worker.
   void ComputeCosts(const RouteRequest& req);
   size_t Select(bool skip_busy);
-  Decision Book(Time now, const RouteRequest& req, size_t pick);
+  // Books `req` on workers_[pick], whose cached prefix covers `overlap` blocks.
+  Decision Book(Time now, const RouteRequest& req, size_t pick, int32_t overlap);
   int64_t PromptBlocks(const RouteRequest& req) const;
   int32_t LeadingBooked(const WorkerState& w, std::span<const uint64_t> hashes) const;
 
@@ -176,6 +179,7 @@ class Router {
   // Scratch for Route (no allocation in steady state).
   std::vector<double> cost_;
   std::vector<int32_t> overlap_;
+  std::vector<double> weight_;  // softmax weights
   std::vector<std::pair<WorkerId, int32_t>> matches_;
 };
 
