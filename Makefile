@@ -7,28 +7,28 @@ SIM := $(BUILD_DIR)/cli/dynamo-sim
 build:
 	@bash scripts/setup.sh
 
-# The main job on the embedded defaults (until `dynamo-sim sweep` lands: the default model and
-# GPU, one priced engine step, then the default workload simulated on an aggregated and a
-# disaggregated Llama-3.1-70B plan of one H200 node).
+# The main job on the embedded defaults: a topology sweep of Llama-3.1-70B on 16 H200 for
+# 2,048-token prompts and 256-token answers, TTFT p90 <= 1 s and ITL p90 <= 50 ms; it prints
+# the best plans and writes out/sweep/ (best_plan.json, report.html, results.sqlite, ...).
+# Then the chosen plan through `dynamo-sim run`, reproducing the sweep's figures.
 demo: build
-	@$(SIM) describe model llama-3.1-70b --tp 4
+	@$(SIM) sweep --model llama-3.1-70b --gpu h200_sxm --gpus 16 --isl 2048 --osl 256 \
+		--ttft-ms 1000 --itl-ms 50 --out out/sweep
 	@echo
-	@$(SIM) describe gpu h200_sxm
-	@echo
-	@$(BUILD_DIR)/cli/dynamo-profile estimate --gpu h200_sxm --model llama-3.1-70b --tp 4 \
-		--prefill 2048 --decode 64 --decode-kv 2048
-	@echo
-	@$(SIM) run --plan llama70b_agg --workload default --ttft-ms 1000 --itl-ms 50
-	@echo
-	@$(SIM) run --plan llama70b_disagg --workload default --ttft-ms 1000 --itl-ms 50
+	@$(SIM) run --plan out/sweep/best_plan.json --workload out/sweep/best_workload.json \
+		--seed 1 --ttft-ms 1000 --itl-ms 50
 
+# Test tooling (a Python venv with Jupyter, PyYAML, jsonschema, kubernetes-validate) comes
+# first: the notebook and manifest-schema tests use it.
 test: build
+	@bash scripts/test_tools.sh
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j "$$(nproc)"
 
 # Every test again under AddressSanitizer + UndefinedBehaviorSanitizer (CI runs this too).
 test-sanitize:
 	@BUILD_DIR=build-asan EXTRA_CMAKE_ARGS="-DDYNAMO_SANITIZE=address,undefined -DDYNAMO_BUILD_BENCHMARKS=OFF" \
 		bash scripts/setup.sh
+	@bash scripts/test_tools.sh
 	@cd build-asan && ctest --output-on-failure -j "$$(nproc)"
 
 bench: build
@@ -38,4 +38,4 @@ format:
 	@git ls-files '*.h' '*.cc' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR) build-asan
+	rm -rf $(BUILD_DIR) build-asan .venv-test

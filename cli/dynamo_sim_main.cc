@@ -88,6 +88,100 @@ int Main(int argc, char** argv) {
     result = SimRun(run_args);
   });
 
+  SimSweepArgs sw;
+  double sw_rate = 0;
+  uint64_t sw_seed = 1;
+  CLI::App* sweep = app.add_subcommand(
+      "sweep",
+      "Simulate aggregated and disaggregated topologies against TTFT/ITL targets and "
+      "pick the best plan");
+  sweep
+      ->add_option("--model", sw.model,
+                   "Bundled model (" + Join(BundledModelNames()) + ") or a config.json path")
+      ->capture_default_str();
+  sweep->add_option("--gpu", sw.gpu, "GPU (" + Join(BundledGpuNames()) + ") or a catalog path")
+      ->capture_default_str();
+  sweep->add_option("--gpus", sw.gpus, "GPU budget")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  sweep->add_option("--gpus-per-node", sw.gpus_per_node, "GPUs per node (default: the GPU's)")
+      ->check(CLI::Range(0, 1024));
+  sweep->add_option("--dtype", sw.dtype, "Weight dtype")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"bf16", "fp16", "fp8", "fp4"}));
+  CLI::Option* sw_workload = sweep->add_option(
+      "--workload", sw.workload,
+      "Workload (" + Join(BundledWorkloadNames()) +
+          ", a spec .json, a Mooncake .jsonl or an Azure .csv): its rate is the demand");
+  CLI::Option* sw_isl = sweep->add_option("--isl", sw.isl, "Prompt tokens (synthetic traffic)")
+                            ->capture_default_str()
+                            ->check(CLI::Range(1, 10000000));
+  CLI::Option* sw_osl = sweep->add_option("--osl", sw.osl, "Output tokens (synthetic traffic)")
+                            ->capture_default_str()
+                            ->check(CLI::Range(1, 10000000));
+  CLI::Option* sw_rate_opt =
+      sweep
+          ->add_option("--rate", sw_rate,
+                       "Demand in req/s (synthetic traffic); without it the sweep maximizes "
+                       "tokens/s per GPU")
+          ->check(CLI::PositiveNumber);
+  sw_workload->excludes(sw_isl)->excludes(sw_osl)->excludes(sw_rate_opt);
+  sweep->add_option("--requests", sw.requests, "Requests per full simulation")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 10000000));
+  sweep->add_option("--ttft-ms", sw.ttft_ms, "TTFT target (ms)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  sweep->add_option("--itl-ms", sw.itl_ms, "ITL target (ms)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  sweep->add_option("--percentile", sw.percentile, "Percentile the targets hold at (50, 90, 99)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({50.0, 90.0, 99.0}));
+  sweep->add_option("--modes", sw.modes, "agg, disagg or agg,disagg")->capture_default_str();
+  sweep->add_option("--router", sw.routers,
+                    "Router policies to try, comma-separated (kv, round_robin, random, "
+                    "least_loaded); default: kv when prompts share prefixes, else round_robin");
+  sweep->add_option("--threads", sw.threads, "Threads (default: the machine's cores)")
+      ->check(CLI::Range(0, 1024));
+  sweep->add_option("--perf-db", sw.perf_db,
+                    "Performance database (dynamo-profile); default: analytic model of the GPU");
+  CLI::Option* sw_seed_opt =
+      sweep->add_option("--seed", sw_seed, "Seed of the traffic and every simulation")
+          ->capture_default_str()
+          ->check(NonNegativeInteger());
+  sweep->add_option("--shard", sw.shard,
+                    "Evaluate shard i of N (0-based, i/N) of the candidates; combine the shards' "
+                    "--out directories with `dynamo-sim merge`");
+  sweep
+      ->add_option("--out", sw.out,
+                   "Output directory: results.sqlite, results.csv, pareto.csv, best_plan.json, "
+                   "best_workload.json, report.html")
+      ->capture_default_str();
+  sweep->add_option("--top", sw.top, "Rows of the best-plans table")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  sweep->add_flag("--no-prune", sw.no_prune,
+                  "Search every feasible candidate with full simulations (brute force)");
+  sweep->add_flag("--json", sw.json, "Print the best plan and headline figures as one JSON object");
+  sweep->add_flag("--no-progress", sw.no_progress, "No progress bar on stderr");
+  sweep->callback([&] {
+    if (*sw_rate_opt) sw.rate_rps = sw_rate;
+    if (*sw_seed_opt) sw.seed = sw_seed;
+    result = SimSweep(sw);
+  });
+
+  SimMergeArgs mg;
+  CLI::App* merge = app.add_subcommand(
+      "merge", "Combine the output directories of `dynamo-sim sweep --shard i/N` runs");
+  merge->add_option("dirs", mg.dirs, "Shard output directories")->required();
+  merge->add_option("--out", mg.out, "Output directory")->capture_default_str();
+  merge->add_option("--top", mg.top, "Rows of the best-plans table")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  merge->add_flag("--json", mg.json, "Print the best plan and headline figures as one JSON object");
+  merge->callback([&] { result = SimMerge(mg); });
+
   CLI::App* describe =
       app.add_subcommand("describe", "Show what is known of a model, GPU, workload or cluster");
   describe->require_subcommand(1);

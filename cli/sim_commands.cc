@@ -9,29 +9,45 @@
 #include <string>
 #include <system_error>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <nlohmann/json.hpp>
+
+#include "configurator/pareto.h"
+#include "configurator/report_html.h"
+#include "configurator/results_store.h"
+#include "configurator/sweep.h"
+#include "core/catalog.h"
+#include "core/file_io.h"
+#include "core/hardware/gpu_spec.h"
 #include "core/perf/perf_db.h"
 #include "core/perf/perf_model.h"
 #include "core/plan/plan.h"
 #include "core/workload/workload.h"
+#include "core/workload/workload_stats.h"
 #include "sim/report.h"
 #include "sim/simulation.h"
 
 namespace dynamo::cli {
 namespace {
 
-// The model that prices steps: the database's, or the analytic one of the plan's GPU.
+// The model that prices steps: the database's, or the analytic one of `gpu`. `whose` names
+// where the GPU came from in the mismatch message ("the plan's system.gpu", "--gpu").
 StatusOr<std::shared_ptr<const perf::PerfModel>> OpenPerfModel(const std::string& db_path,
-                                                               const Plan& plan) {
+                                                               const GpuSpec& gpu,
+                                                               const std::string& whose) {
   if (db_path.empty()) {
-    return std::make_shared<const perf::PerfModel>(perf::PerfModel::Analytic(plan.gpu));
+    return std::make_shared<const perf::PerfModel>(perf::PerfModel::Analytic(gpu));
   }
   ASSIGN_OR_RETURN(auto db, perf::PerfDb::Open(db_path, perf::PerfDb::Mode::kReadOnly));
   ASSIGN_OR_RETURN(perf::PerfModel m, perf::PerfModel::FromDb(*db));
   const std::string& dev_gpu = m.device().catalog_gpu;
-  if (!dev_gpu.empty() && dev_gpu != plan.gpu.name) {
-    return InvalidArgument("--perf-db " + db_path + ": measured on " + dev_gpu +
-                           ", but the plan's system.gpu is " + plan.gpu.name +
-                           "; use a database of " + plan.gpu.name + " or drop --perf-db");
+  if (!dev_gpu.empty() && dev_gpu != gpu.name) {
+    return InvalidArgument("--perf-db " + db_path + ": measured on " + dev_gpu + ", but " + whose +
+                           " is " + gpu.name + "; use a database of " + gpu.name +
+                           " or drop --perf-db");
   }
   return std::make_shared<const perf::PerfModel>(std::move(m));
 }
@@ -99,7 +115,7 @@ Status SimRun(const SimRunArgs& a) {
   WorkloadOverrides wo;
   wo.seed = a.seed;
   ASSIGN_OR_RETURN(Workload wl, LoadWorkload(a.workload, wo));
-  ASSIGN_OR_RETURN(auto perf, OpenPerfModel(a.perf_db, plan));
+  ASSIGN_OR_RETURN(auto perf, OpenPerfModel(a.perf_db, plan.gpu, "the plan's system.gpu"));
   sim::SimOptions opt;
   // The run's seed: --seed, else the synthetic workload's own seed (0 for traces).
   opt.seed = a.seed.value_or(wl.seed);
@@ -151,6 +167,388 @@ Status SimRun(const SimRunArgs& a) {
                     "report it with the plan, workload and seed");
   }
   return Status::Ok();
+}
+
+}  // namespace dynamo::cli
+
+namespace dynamo::cli {
+namespace {
+
+using configurator::CandidateResult;
+using configurator::CandidateStatus;
+using configurator::SweepOutcome;
+using configurator::SweepRun;
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void OnInterrupt(int) { g_interrupted.store(true); }
+
+StatusOr<std::vector<configurator::SweepMode>> ParseModes(const std::string& list) {
+  std::vector<configurator::SweepMode> modes;
+  size_t start = 0;
+  while (start <= list.size()) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    const std::string m = list.substr(start, comma - start);
+    if (m == "agg") {
+      modes.push_back(configurator::SweepMode::kAggregated);
+    } else if (m == "disagg") {
+      modes.push_back(configurator::SweepMode::kDisaggregated);
+    } else {
+      return InvalidArgument("--modes: unknown mode '" + m + "'; use agg, disagg or agg,disagg");
+    }
+    start = comma + 1;
+  }
+  return modes;
+}
+
+StatusOr<std::vector<std::string>> ParseRouters(const std::string& list) {
+  std::vector<std::string> routers;
+  size_t start = 0;
+  while (start <= list.size()) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    const std::string r = list.substr(start, comma - start);
+    if (r != "kv" && r != "round_robin" && r != "random" && r != "least_loaded") {
+      return InvalidArgument("--router: unknown policy '" + r +
+                             "'; use kv, round_robin, random or least_loaded (comma-separated)");
+    }
+    if (std::find(routers.begin(), routers.end(), r) == routers.end()) routers.push_back(r);
+    start = comma + 1;
+  }
+  return routers;
+}
+
+Status ParseShard(const std::string& text, configurator::SweepInputs& in) {
+  const size_t slash = text.find('/');
+  auto bad = [&] {
+    return InvalidArgument("--shard " + text + ": use i/N with 0 <= i < N, e.g. --shard 0/4");
+  };
+  if (slash == std::string::npos) return bad();
+  try {
+    size_t used = 0;
+    in.shard_index = std::stoi(text.substr(0, slash), &used);
+    if (used != slash) return bad();
+    in.shard_count = std::stoi(text.substr(slash + 1), &used);
+    if (used != text.size() - slash - 1) return bad();
+  } catch (const std::exception&) {
+    return bad();
+  }
+  if (in.shard_count < 1 || in.shard_index < 0 || in.shard_index >= in.shard_count) return bad();
+  return Status::Ok();
+}
+
+std::string Fixed(double v, int digits) {
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
+  return buf;
+}
+
+// "[#######.......]  47% 560/1188 candidates, 3,410 simulations, ETA 14 s"
+void PrintProgress(const configurator::SweepProgress& p, std::chrono::steady_clock::time_point t0) {
+  const double frac = p.total > 0 ? static_cast<double>(p.done) / static_cast<double>(p.total) : 1;
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const int width = 30;
+  const int filled = static_cast<int>(frac * width);
+  std::string bar(static_cast<size_t>(filled), '#');
+  bar.resize(width, '.');
+  std::string eta = "--";
+  if (p.done > 0 && frac < 1) eta = Fixed(elapsed / frac * (1 - frac), 0) + " s";
+  std::fprintf(stderr, "\r[%s] %3.0f%% %lld/%lld candidates, %lld simulations, ETA %s   ",
+               bar.c_str(), 100 * frac, static_cast<long long>(p.done),
+               static_cast<long long>(p.total), static_cast<long long>(p.simulations), eta.c_str());
+  std::fflush(stderr);
+}
+
+// Passing results in the objective's order.
+std::vector<const CandidateResult*> Ranked(const SweepOutcome& o) {
+  std::vector<const CandidateResult*> v;
+  for (const CandidateResult& r : o.results) {
+    if (r.status == CandidateStatus::kPass && r.best) v.push_back(&r);
+  }
+  std::sort(v.begin(), v.end(), [&](const CandidateResult* a, const CandidateResult* b) {
+    return configurator::RanksBefore(*a, *b, o.inputs.objective);
+  });
+  return v;
+}
+
+void PrintSweepHuman(const SweepRun& run, const std::string& out, int top) {
+  const SweepOutcome& o = run.outcome;
+  const configurator::SweepInputs& in = o.inputs;
+  const configurator::SweepCounts& n = o.counts;
+  std::printf("dynamo-sim sweep: %s on %d x %s (%s), seed %llu\n", in.model.c_str(), in.gpus,
+              in.gpu.c_str(), in.dtype.c_str(), static_cast<unsigned long long>(in.seed));
+  std::printf("workload: %s; %d requests per full simulation\n", run.workload_description.c_str(),
+              in.requests);
+  std::printf("SLA: TTFT p%g <= %g ms, ITL p%g <= %g ms; objective %s\n", in.percentile, in.ttft_ms,
+              in.percentile, in.itl_ms,
+              std::string(configurator::ObjectiveName(in.objective)).c_str());
+  if (in.shard_count > 1) std::printf("shard %d/%d\n", in.shard_index, in.shard_count);
+  std::printf(
+      "candidates %lld: passed %lld, SLA missed %lld, below demand %lld, pruned %lld, "
+      "infeasible %lld; %lld simulations (%lld full), %.1f s\n\n",
+      static_cast<long long>(n.enumerated), static_cast<long long>(n.passed),
+      static_cast<long long>(n.sla_missed), static_cast<long long>(n.below_demand),
+      static_cast<long long>(n.pruned), static_cast<long long>(n.infeasible),
+      static_cast<long long>(n.simulations), static_cast<long long>(n.full_simulations), o.wall_s);
+  const auto ranked = Ranked(o);
+  if (!ranked.empty()) {
+    std::printf("  %-4s %-58s %4s %9s %9s %9s %10s %10s\n", "rank", "topology", "GPUs", "req/s",
+                "TTFT ms", "ITL ms", "tok/s/GPU", "tok/s/user");
+    for (size_t i = 0; i < ranked.size() && static_cast<int>(i) < top; ++i) {
+      const CandidateResult& r = *ranked[i];
+      const configurator::LoadPoint& p = *r.best;
+      std::printf("  %-4zu %-58s %4d %9.3f %9.1f %9.1f %10.1f %10.1f%s\n", i + 1,
+                  r.candidate.Label().c_str(), r.candidate.gpus(), p.rate_rps, p.ttft_ms, p.itl_ms,
+                  p.tokens_per_s_per_gpu, p.tokens_per_s_per_user,
+                  r.chosen ? "  <- chosen" : (r.pareto ? "  (pareto)" : ""));
+    }
+    std::printf("\n");
+  }
+  if (o.chosen && o.confirmation) {
+    const CandidateResult& c = o.results[static_cast<size_t>(*o.chosen)];
+    const configurator::LoadPoint& p = *o.confirmation;
+    std::printf("best plan: %s (%d GPUs)\n", c.candidate.Label().c_str(), c.candidate.gpus());
+    std::printf(
+        "  confirmed by a full simulation at %.4g req/s: TTFT p%g %.1f ms, ITL p%g %.1f ms, "
+        "%.1f tok/s/GPU, %.1f tok/s/user, fingerprint %s\n",
+        p.rate_rps, in.percentile, p.ttft_ms, in.percentile, p.itl_ms, p.tokens_per_s_per_gpu,
+        p.tokens_per_s_per_user, p.fingerprint.c_str());
+    std::printf(
+        "wrote %s/{best_plan.json, best_workload.json, results.sqlite, results.csv, "
+        "pareto.csv, report.html}\n",
+        out.c_str());
+    std::printf(
+        "reproduce: dynamo-sim run --plan %s/best_plan.json --workload "
+        "%s/best_workload.json --seed %llu --ttft-ms %g --itl-ms %g --percentile %g\n",
+        out.c_str(), out.c_str(), static_cast<unsigned long long>(in.seed), in.ttft_ms, in.itl_ms,
+        in.percentile);
+  } else {
+    std::printf(
+        "no plan passed; wrote %s/{results.sqlite, results.csv, pareto.csv, "
+        "report.html}\n",
+        out.c_str());
+  }
+}
+
+std::string SweepJson(const SweepRun& run, const std::string& out) {
+  using Json = nlohmann::ordered_json;
+  const SweepOutcome& o = run.outcome;
+  const configurator::SweepCounts& n = o.counts;
+  Json j;
+  j["seed"] = o.inputs.seed;
+  j["objective"] = std::string(configurator::ObjectiveName(o.inputs.objective));
+  j["counts"] = Json{{"candidates", n.enumerated},
+                     {"passed", n.passed},
+                     {"sla_missed", n.sla_missed},
+                     {"below_demand", n.below_demand},
+                     {"pruned", n.pruned},
+                     {"infeasible", n.infeasible},
+                     {"simulations", n.simulations},
+                     {"full_simulations", n.full_simulations},
+                     {"requests_simulated", n.requests_simulated}};
+  j["wall_s"] = o.wall_s;
+  j["out"] = out;
+  if (o.chosen && o.confirmation) {
+    const CandidateResult& c = o.results[static_cast<size_t>(*o.chosen)];
+    const configurator::LoadPoint& p = *o.confirmation;
+    j["best"] = Json{{"id", c.candidate.id},
+                     {"label", c.candidate.Label()},
+                     {"gpus", c.candidate.gpus()},
+                     {"load", p.load},
+                     {"rate_rps", p.rate_rps},
+                     {"ttft_ms", p.ttft_ms},
+                     {"itl_ms", p.itl_ms},
+                     {"tokens_per_s_per_gpu", p.tokens_per_s_per_gpu},
+                     {"tokens_per_s_per_user", p.tokens_per_s_per_user},
+                     {"fingerprint", p.fingerprint}};
+    j["plan"] = Json::parse(o.best_plan_json);
+  } else {
+    j["best"] = nullptr;
+    j["reason"] = run.no_plan_reason;
+  }
+  return j.dump();
+}
+
+// Writes every output into a sibling directory, then swaps it in: `out` ends up complete or
+// unchanged. An existing `out` is replaced only when it holds a previous sweep's outputs (or
+// nothing), so a mistyped --out never deletes unrelated files.
+Status WriteSweepOutputs(const std::string& out, const SweepRun& run) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path dir(out);
+  if (fs::exists(dir, ec)) {
+    if (!fs::is_directory(dir, ec)) {
+      return IoError("--out " + out + ": exists and is not a directory; choose another path");
+    }
+    if (!fs::is_empty(dir, ec) && !fs::exists(dir / "results.sqlite", ec)) {
+      return IoError("--out " + out +
+                     ": exists and does not hold sweep results (no results.sqlite); choose an "
+                     "empty or new directory");
+    }
+  }
+  if (dir.has_parent_path()) fs::create_directories(dir.parent_path(), ec);
+  const std::string tag = std::to_string(::getpid());
+  const fs::path partial = dir.string() + ".partial-" + tag;
+  fs::remove_all(partial, ec);
+  auto fail = [&](Status s) {
+    std::error_code ignore;
+    fs::remove_all(partial, ignore);
+    return s;
+  };
+  const SweepOutcome& o = run.outcome;
+  if (Status s = configurator::WriteSweepResults(partial.string(), o); !s.ok()) return fail(s);
+  if (Status s =
+          WriteFileAtomic((partial / "report.html").string(), configurator::RenderSweepReport(o));
+      !s.ok()) {
+    return fail(s);
+  }
+  if (!o.best_plan_json.empty()) {
+    if (Status s = WriteFileAtomic((partial / "best_plan.json").string(), o.best_plan_json);
+        !s.ok()) {
+      return fail(s);
+    }
+    if (Status s =
+            WriteFileAtomic((partial / "best_workload.json").string(), run.best_workload_json);
+        !s.ok()) {
+      return fail(s);
+    }
+  }
+  if (g_interrupted.load()) return fail(Cancelled("interrupted; nothing written to " + out));
+  const fs::path old = dir.string() + ".old-" + tag;
+  const bool replace = fs::exists(dir, ec);
+  if (replace) {
+    fs::rename(dir, old, ec);
+    if (ec) return fail(IoError("--out " + out + ": cannot replace: " + ec.message()));
+  }
+  fs::rename(partial, dir, ec);
+  if (ec) {
+    std::error_code ignore;
+    if (replace) fs::rename(old, dir, ignore);
+    return fail(IoError("--out " + out + ": cannot write: " + ec.message()));
+  }
+  if (replace) fs::remove_all(old, ec);
+  return Status::Ok();
+}
+
+// Ctrl-C during a sweep: stop the work, write nothing, exit 130.
+class InterruptGuard {
+ public:
+  InterruptGuard() {
+    g_interrupted.store(false);
+    old_int_ = std::signal(SIGINT, OnInterrupt);
+    old_term_ = std::signal(SIGTERM, OnInterrupt);
+  }
+  ~InterruptGuard() {
+    std::signal(SIGINT, old_int_);
+    std::signal(SIGTERM, old_term_);
+  }
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+
+ private:
+  void (*old_int_)(int) = SIG_DFL;
+  void (*old_term_)(int) = SIG_DFL;
+};
+
+Status Report(const SweepRun& run, const std::string& out, bool json, int top) {
+  RETURN_IF_ERROR(WriteSweepOutputs(out, run));
+  if (json) {
+    std::printf("%s\n", SweepJson(run, out).c_str());
+  } else {
+    PrintSweepHuman(run, out, top);
+  }
+  if (!run.outcome.chosen) {
+    return FailedPrecondition(run.no_plan_reason.empty()
+                                  ? "no candidate passed the SLA (see " + out + "/report.html)"
+                                  : run.no_plan_reason);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status SimSweep(const SimSweepArgs& a) {
+  configurator::SweepInputs in;
+  in.model = a.model;
+  in.gpu = a.gpu;
+  in.gpus = a.gpus;
+  in.gpus_per_node = a.gpus_per_node;
+  in.dtype = a.dtype;
+  in.workload = a.workload;
+  in.isl = a.isl;
+  in.osl = a.osl;
+  in.rate_rps = a.rate_rps;
+  in.requests = a.requests;
+  in.ttft_ms = a.ttft_ms;
+  in.itl_ms = a.itl_ms;
+  in.percentile = a.percentile;
+  in.seed = a.seed;
+  in.threads = a.threads;
+  in.perf_db = a.perf_db;
+  ASSIGN_OR_RETURN(in.modes, ParseModes(a.modes));
+  if (!a.shard.empty()) RETURN_IF_ERROR(ParseShard(a.shard, in));
+  if (!a.workload.empty() && a.rate_rps) {
+    return InvalidArgument(
+        "--rate applies to --isl/--osl traffic; a --workload brings its own "
+        "rate (edit its arrival.rate_rps instead)");
+  }
+  ASSIGN_OR_RETURN(Plan base, configurator::MakeBasePlan(in));
+  if (a.routers.empty()) {
+    // kv pays off only when prompts share prefixes; otherwise round robin is as good and faster.
+    bool prefixes = false;
+    if (!a.workload.empty()) {
+      WorkloadOverrides wo;
+      wo.first = std::min<int64_t>(a.requests, 2000);
+      auto probe = LoadWorkload(a.workload, IsBundledName(a.workload, "workloads", ".json") ||
+                                                    a.workload.ends_with(".json")
+                                                ? WorkloadOverrides{}
+                                                : wo);
+      if (!probe.ok()) return probe.status();
+      prefixes = ComputeWorkloadStats(*probe).prefix_reuse_ratio.value_or(0) > 0.01;
+    }
+    in.routers = {prefixes ? "kv" : "round_robin"};
+  } else {
+    ASSIGN_OR_RETURN(in.routers, ParseRouters(a.routers));
+  }
+  ASSIGN_OR_RETURN(auto perf, OpenPerfModel(a.perf_db, base.gpu, "--gpu"));
+  if (!a.json) std::fprintf(stderr, "seed %llu\n", static_cast<unsigned long long>(a.seed));
+
+  InterruptGuard guard;
+  configurator::SweepOptions opt;
+  opt.prune = !a.no_prune;
+  opt.cancel = &g_interrupted;
+  const auto t0 = std::chrono::steady_clock::now();
+  const bool tty = ::isatty(2) != 0;
+  if (!a.no_progress && tty) {
+    opt.progress = [t0](const configurator::SweepProgress& p) { PrintProgress(p, t0); };
+  }
+  auto run = configurator::RunSweep(in, perf, opt);
+  if (opt.progress) std::fprintf(stderr, "\r%100s\r", "");
+  if (!run.ok()) {
+    if (run.status().code() == StatusCode::kCancelled) {
+      return Cancelled("interrupted; nothing written to " + a.out);
+    }
+    return run.status();
+  }
+  return Report(*run, a.out, a.json, a.top);
+}
+
+Status SimMerge(const SimMergeArgs& a) {
+  if (a.dirs.empty()) return InvalidArgument("merge: give the shard directories to merge");
+  std::vector<SweepOutcome> shards;
+  for (const std::string& d : a.dirs) {
+    ASSIGN_OR_RETURN(SweepOutcome o, configurator::ReadSweepResults(
+                                         (std::filesystem::path(d) / "results.sqlite").string()));
+    shards.push_back(std::move(o));
+  }
+  ASSIGN_OR_RETURN(SweepOutcome merged, configurator::MergeSweepResults(shards));
+  double wall = 0;
+  for (const SweepOutcome& s : shards) wall = std::max(wall, s.wall_s);
+  merged.wall_s = wall;
+  ASSIGN_OR_RETURN(Plan base, configurator::MakeBasePlan(merged.inputs));
+  ASSIGN_OR_RETURN(auto perf, OpenPerfModel(merged.inputs.perf_db, base.gpu, "--gpu"));
+  InterruptGuard guard;
+  ASSIGN_OR_RETURN(SweepRun run, configurator::ConcludeMerged(std::move(merged), perf));
+  return Report(run, a.out, a.json, a.top);
 }
 
 }  // namespace dynamo::cli

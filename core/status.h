@@ -20,6 +20,7 @@ enum class StatusCode {
   kIoError,             // reading or writing a file failed
   kUnimplemented,
   kInternal,
+  kCancelled,  // the user interrupted the work (Ctrl-C); nothing partial was written
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -52,6 +53,7 @@ inline Status FailedPrecondition(std::string m) {
 }
 inline Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status Cancelled(std::string m) { return {StatusCode::kCancelled, std::move(m)}; }
 
 template <typename T>
 class [[nodiscard]] StatusOr {

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libeigen3-dev libboost-graph-dev libsqlite3-dev libcli11-dev nlohmann-json3-dev libxxhash-dev
-  libucx-dev ucx-utils libgtest-dev libgmock-dev libbenchmark-dev
+  libucx-dev ucx-utils libgtest-dev libgmock-dev libbenchmark-dev python3-venv
 )
 
 missing=()

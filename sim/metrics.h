@@ -115,6 +115,8 @@ struct RunSummary {
   double planner_intervals_within_sla = 0;
   int64_t scale_ups = 0, scale_downs = 0;
   double gpus_avg = 0;
+  // SimOptions::stop_on_slo_miss ended the run before every request finished (not a stall).
+  bool stopped_early = false;
 };
 
 }  // namespace dynamo::sim

@@ -35,6 +35,7 @@ std::string SummaryJson(const RunSummary& s, int indent) {
   j["completed"] = s.completed;
   j["rejected"] = s.rejected;
   j["stalled"] = s.stalled;
+  if (s.stopped_early) j["stopped_early"] = true;
   j["kv_blocks_in_use_at_end"] = s.kv_blocks_in_use_at_end;
   j["duration_s"] = s.duration_s;
   j["gpus"] = s.gpus;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <optional>
 #include <span>
@@ -94,6 +95,7 @@ class Simulation {
 
  private:
   // Setup.
+  void InitEarlyStop();
   Status BuildWorkers();
   Status MakeRouters();
   Status MakePlanner();
@@ -194,6 +196,12 @@ class Simulation {
   size_t next_arrival_ = 0;  // open loop: next request to arrive; closed loop: next to send
   int64_t finished_ = 0;     // completed + rejected
   int64_t completed_ = 0, rejected_ = 0;
+  // stop_on_slo_miss: values above the targets (x the histogram's ratio, so the final verdict
+  // agrees) and how many the percentile tolerates.
+  double ttft_limit_ms_ = 0, itl_limit_ms_ = 0;
+  int64_t ttft_over_ = 0, itl_over_ = 0;
+  int64_t ttft_allowed_ = 0, itl_allowed_ = 0;
+  bool stop_ = false;
 
   LogHistogram ttft_, itl_, tpot_, e2e_, queue_ms_, transfer_ms_;
   int64_t output_tokens_ = 0, prompt_tokens_ = 0, cached_tokens_ = 0;
@@ -232,24 +240,36 @@ std::vector<uint64_t> Simulation::HashesFor(const Request& r, int32_t bs) const 
 
 void Simulation::CountShareableBlocks() {
   // A workload hash identifies the prompt through its block; a block is shareable when at
-  // least two requests hold that hash. Prefixes are chained, so the shareable blocks of a
-  // request are a leading run.
-  std::unordered_map<uint64_t, uint32_t> holders;
-  holders.reserve(wl_.requests.size() * 8);
-  for (const Request& r : wl_.requests) {
-    for (uint64_t h : r.block_hashes) {
-      uint32_t& c = holders[h];
-      c = std::min<uint32_t>(c + 1, 2);
-    }
+  // least two requests hold that hash. Hashes are chained (equal at depth d means equal
+  // prompts through d), so the shareable blocks of a request are a leading run, and a request
+  // whose block d is unique cannot share any deeper block: compare depth by depth, keeping
+  // only the requests still sharing. Cost: the sum of shared runs, not of prompt lengths.
+  const size_t n = wl_.requests.size();
+  shareable_.assign(n, 0);
+  std::vector<uint32_t> alive;
+  for (size_t i = 0; i < n; ++i) {
+    if (!wl_.requests[i].block_hashes.empty()) alive.push_back(static_cast<uint32_t>(i));
   }
-  shareable_.assign(wl_.requests.size(), 0);
-  for (const Request& r : wl_.requests) {
-    int32_t k = 0;
-    while (k < static_cast<int32_t>(r.block_hashes.size()) &&
-           holders[r.block_hashes[static_cast<size_t>(k)]] >= 2) {
-      ++k;
+  std::vector<std::pair<uint64_t, uint32_t>> level;  // (hash at this depth, request index)
+  for (size_t depth = 0; !alive.empty(); ++depth) {
+    level.clear();
+    for (uint32_t i : alive) {
+      const std::vector<uint64_t>& h = wl_.requests[i].block_hashes;
+      if (depth < h.size()) level.emplace_back(h[depth], i);
     }
-    shareable_[r.id.value()] = k;
+    std::sort(level.begin(), level.end());
+    alive.clear();
+    for (size_t a = 0; a < level.size();) {
+      size_t b = a + 1;
+      while (b < level.size() && level[b].first == level[a].first) ++b;
+      if (b - a >= 2) {
+        for (size_t k = a; k < b; ++k) {
+          shareable_[level[k].second] = static_cast<int32_t>(depth + 1);
+          alive.push_back(level[k].second);
+        }
+      }
+      a = b;
+    }
   }
 }
 
@@ -434,6 +454,26 @@ Status Simulation::MakePlanner() {
   return Status::Ok();
 }
 
+// The largest number of values above the target that still leaves the nearest-rank percentile
+// of `total` values at or below it; the final count can only be smaller (rejections), which
+// makes the bound conservative.
+static int64_t AllowedAbove(int64_t total, double percentile) {
+  const auto rank =
+      static_cast<int64_t>(std::ceil(percentile / 100.0 * static_cast<double>(total)));
+  return total - std::max<int64_t>(1, rank);
+}
+
+void Simulation::InitEarlyStop() {
+  int64_t gaps = 0;
+  for (const Request& r : wl_.requests) gaps += std::max(0, r.osl - 1);
+  const auto n = static_cast<int64_t>(wl_.requests.size());
+  const double q = opt_.slo.percentile;
+  ttft_limit_ms_ = opt_.slo.ttft_ms ? *opt_.slo.ttft_ms * LogHistogram::kRatio : 0;
+  itl_limit_ms_ = opt_.slo.itl_ms ? *opt_.slo.itl_ms * LogHistogram::kRatio : 0;
+  ttft_allowed_ = AllowedAbove(n, q);
+  itl_allowed_ = AllowedAbove(gaps, q);
+}
+
 Status Simulation::Init() {
   RETURN_IF_ERROR(MakeRouters());
   RETURN_IF_ERROR(BuildWorkers());
@@ -460,6 +500,7 @@ Status Simulation::Init() {
     rec.osl = r.osl;
   }
   if (plan_.disaggregated()) handoffs_.resize(n);
+  if (opt_.stop_on_slo_miss) InitEarlyStop();
   CountShareableBlocks();
   queue_.Reserve(1024);
   return Status::Ok();
@@ -684,6 +725,7 @@ void Simulation::ProcessOutcome(int w, const worker::StepOutcome& out) {
       rec.first_token = now_;
       const double ttft = (now_ - rec.arrival).millis();
       ttft_.Add(ttft);
+      if (ttft_limit_ms_ > 0 && ttft > ttft_limit_ms_ && ++ttft_over_ > ttft_allowed_) stop_ = true;
       if (planner_) {
         obs_.ttft.Add(ttft);
         workers_[static_cast<size_t>(w)].interval_ttft->Add(ttft);
@@ -695,6 +737,9 @@ void Simulation::ProcessOutcome(int w, const worker::StepOutcome& out) {
     } else {
       const Duration gap = now_ - rec.last_token;
       itl_.Add(gap.millis());
+      if (itl_limit_ms_ > 0 && gap.millis() > itl_limit_ms_ && ++itl_over_ > itl_allowed_) {
+        stop_ = true;
+      }
       if (planner_) {
         obs_.itl.Add(gap.millis());
         workers_[static_cast<size_t>(w)].interval_itl->Add(gap.millis());
@@ -1153,7 +1198,7 @@ SimResult Simulation::Run() {
     queue_.Push(Time::Zero() + Duration::Seconds(plan_.planner.interval_s),
                 Event{EventKind::kPlanner, 0, 0});
   }
-  while (!queue_.empty()) {
+  while (!queue_.empty() && !stop_) {
     const auto e = queue_.Pop();
     now_ = e.time;
     switch (e.payload.kind) {
@@ -1232,7 +1277,8 @@ RunSummary Simulation::Summarize(double wall_s) {
   perf::LatencySource worst = perf::LatencySource::kMeasured;
   for (const Pool& p : pools_) worst = std::max(worst, p.timer->worst_source());
   s.perf_source = perf_->mode();
-  s.stalled = s.requests - completed_ - rejected_;
+  s.stopped_early = stop_;
+  s.stalled = stop_ ? 0 : s.requests - completed_ - rejected_;
   for (const Worker& w : workers_) {
     if (w.sched) s.kv_blocks_in_use_at_end += w.sched->blocks().num_used_blocks();
   }
@@ -1258,6 +1304,10 @@ RunSummary Simulation::Summarize(double wall_s) {
     const double q = opt_.slo.percentile;
     if (opt_.slo.ttft_ms) s.ttft_ok = completed_ > 0 && ttft_.Percentile(q) <= *opt_.slo.ttft_ms;
     if (opt_.slo.itl_ms) s.itl_ok = completed_ > 0 && itl_.Percentile(q) <= *opt_.slo.itl_ms;
+    if (stop_) {  // the verdict that stopped the run is certain; the partial histogram is not
+      if (ttft_limit_ms_ > 0 && ttft_over_ > ttft_allowed_) s.ttft_ok = false;
+      if (itl_limit_ms_ > 0 && itl_over_ > itl_allowed_) s.itl_ok = false;
+    }
   }
   return s;
 }

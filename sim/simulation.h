@@ -31,6 +31,11 @@ struct SimOptions {
   // predictors before the run (Dynamo's Mooncake-style warm-up). May be null; must outlive
   // Simulate.
   const Workload* planner_warmup = nullptr;
+  // Stop as soon as the SLO verdict is certain to be a miss: more TTFTs (or ITL gaps) above the
+  // target than the percentile allows of every request (every gap) the workload can produce.
+  // The summary then has stopped_early set, the missed verdicts false, and covers only what ran.
+  // For searches that only need the verdict (dynamo-sim sweep).
+  bool stop_on_slo_miss = false;
 };
 
 struct SimResult {
@@ -41,8 +46,8 @@ struct SimResult {
 };
 
 // Errors: a plan the simulator cannot run (a topology that cannot place the workers, a router
-// or planner configuration its core refuses). Requests that can never be scheduled are counted as rejected,
-// not errors.
+// or planner configuration its core refuses). Requests that can never be scheduled are counted as
+// rejected, not errors.
 StatusOr<SimResult> Simulate(const Plan& plan, const Workload& workload,
                              std::shared_ptr<const perf::PerfModel> perf,
                              const SimOptions& options);

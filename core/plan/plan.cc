@@ -242,15 +242,7 @@ StatusOr<WorkerPoolSpec> ParsePool(const JsonNode& pool, const Plan& plan) {
         "); the system has " + DescribeSystem(plan.cluster) + "; add nodes or reduce tp or pp");
   }
 
-  perf::MemoryConfig mem;
-  mem.parallelism = w.parallelism;
-  mem.weight_dtype = plan.weight_dtype;
-  mem.kv_dtype = plan.kv_dtype;
-  mem.gpu_memory_utilization = w.gpu_memory_utilization;
-  mem.block_size = w.block_size;
-  mem.max_num_batched_tokens = w.max_num_batched_tokens;
-  mem.max_num_seqs = w.max_num_seqs;
-  auto memory = perf::PlanMemory(plan.model, plan.gpu, mem);
+  auto memory = perf::PlanMemory(plan.model, plan.gpu, PoolMemoryConfig(plan, w));
   if (!memory.ok()) return At(pool, ": ", memory.status());
   w.memory = *memory;
   return w;
@@ -460,6 +452,18 @@ StatusOr<Plan> ParsePlanIn(const JsonNode& root, const std::string& base_dir) {
 }
 
 }  // namespace
+
+perf::MemoryConfig PoolMemoryConfig(const Plan& plan, const WorkerPoolSpec& w) {
+  perf::MemoryConfig mem;
+  mem.parallelism = w.parallelism;
+  mem.weight_dtype = plan.weight_dtype;
+  mem.kv_dtype = plan.kv_dtype;
+  mem.gpu_memory_utilization = w.gpu_memory_utilization;
+  mem.block_size = w.block_size;
+  mem.max_num_batched_tokens = w.max_num_batched_tokens;
+  mem.max_num_seqs = w.max_num_seqs;
+  return mem;
+}
 
 std::string_view WorkerRoleName(WorkerRole r) {
   switch (r) {

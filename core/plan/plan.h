@@ -119,6 +119,9 @@ struct Plan {
   int total_gpus() const;      // sum of replicas x tp x pp
 };
 
+// The memory model's inputs for one worker of `pool` under the plan's dtypes.
+perf::MemoryConfig PoolMemoryConfig(const Plan& plan, const WorkerPoolSpec& pool);
+
 // A bundled plan name (data/plans/NAME.json) or a path to a plan.json.
 StatusOr<Plan> LoadPlan(const std::string& ref);
 // From a parsed document (paths in errors are relative to `root`).

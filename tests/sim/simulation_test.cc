@@ -440,3 +440,47 @@ TEST(SimulationTest, KvRouterBeatsRoundRobinOnTheMooncakeConversationTrace) {
 
 }  // namespace
 }  // namespace dynamo::sim
+
+namespace dynamo::sim {
+namespace {
+
+// stop_on_slo_miss: an overloaded run stops early with the verdict the full run reaches; a run
+// that meets the SLO is unaffected (same fingerprint, same figures).
+TEST(SimulationEarlyStopTest, StopsOnACertainMissAndNeverChangesAPass) {
+  const Plan plan = testing_util::MakePlan(R"({
+    "model": "llama-3.1-8b", "system": {"gpu": "h200_sxm"},
+    "workers": [{"role": "agg", "replicas": 1, "tp": 1}]})");
+  auto perf = std::make_shared<const perf::PerfModel>(perf::PerfModel::Analytic(plan.gpu));
+  auto run = [&](double rate, bool stop) {
+    const Workload wl = testing_util::MakeWorkload(
+        R"({"requests": 600, "seed": 3, "arrival": {"process": "poisson", "rate_rps": )" +
+        std::to_string(rate) +
+        R"(}, "isl": {"dist": "fixed", "value": 2048}, "osl": {"dist": "fixed", "value": 128}})");
+    SimOptions opt;
+    opt.seed = 3;
+    opt.slo.ttft_ms = 300;
+    opt.slo.itl_ms = 40;
+    opt.stop_on_slo_miss = stop;
+    auto r = Simulate(plan, wl, perf, opt);
+    EXPECT_TRUE(r.ok());
+    return r->summary;
+  };
+  const RunSummary full = run(60, false);  // far beyond one worker's capacity
+  const RunSummary early = run(60, true);
+  EXPECT_FALSE(full.ttft_ok && full.itl_ok);
+  EXPECT_TRUE(early.stopped_early);
+  EXPECT_FALSE(early.ttft_ok && early.itl_ok);
+  EXPECT_EQ(early.ttft_ok, full.ttft_ok);
+  EXPECT_EQ(early.stalled, 0);
+  EXPECT_LT(early.events, full.events / 2) << "should stop well before the end";
+
+  const RunSummary light = run(1, false);
+  const RunSummary light_stop = run(1, true);
+  ASSERT_TRUE(light.ttft_ok && light.itl_ok);
+  EXPECT_FALSE(light_stop.stopped_early);
+  EXPECT_EQ(light.fingerprint, light_stop.fingerprint);
+  EXPECT_EQ(light.ttft_ms.p90, light_stop.ttft_ms.p90);
+}
+
+}  // namespace
+}  // namespace dynamo::sim
