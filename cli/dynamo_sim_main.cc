@@ -90,7 +90,7 @@ int Main(int argc, char** argv) {
 
   SimSweepArgs sw;
   double sw_rate = 0;
-  uint64_t sw_seed = 1;
+  uint64_t sw_seed = 0;
   CLI::App* sweep = app.add_subcommand(
       "sweep",
       "Simulate aggregated and disaggregated topologies against TTFT/ITL targets and "
@@ -147,8 +147,10 @@ int Main(int argc, char** argv) {
   sweep->add_option("--perf-db", sw.perf_db,
                     "Performance database (dynamo-profile); default: analytic model of the GPU");
   CLI::Option* sw_seed_opt =
-      sweep->add_option("--seed", sw_seed, "Seed of the traffic and every simulation")
-          ->capture_default_str()
+      sweep
+          ->add_option("--seed", sw_seed,
+                       "Seed of the traffic and every simulation (default: a spec workload's "
+                       "own seed, else 1)")
           ->check(NonNegativeInteger());
   sweep->add_option("--shard", sw.shard,
                     "Evaluate shard i of N (0-based, i/N) of the candidates; combine the shards' "

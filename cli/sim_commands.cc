@@ -481,7 +481,6 @@ Status SimSweep(const SimSweepArgs& a) {
   in.ttft_ms = a.ttft_ms;
   in.itl_ms = a.itl_ms;
   in.percentile = a.percentile;
-  in.seed = a.seed;
   in.threads = a.threads;
   in.perf_db = a.perf_db;
   ASSIGN_OR_RETURN(in.modes, ParseModes(a.modes));
@@ -492,25 +491,26 @@ Status SimSweep(const SimSweepArgs& a) {
         "rate (edit its arrival.rate_rps instead)");
   }
   ASSIGN_OR_RETURN(Plan base, configurator::MakeBasePlan(in));
+  // The workload once, for its seed and whether its prompts share prefixes.
+  bool prefixes = false;
+  in.seed = a.seed.value_or(1);
+  if (!a.workload.empty()) {
+    const bool spec =
+        IsBundledName(a.workload, "workloads", ".json") || a.workload.ends_with(".json");
+    WorkloadOverrides wo;
+    if (!spec) wo.first = std::min<int64_t>(a.requests, 2000);
+    ASSIGN_OR_RETURN(Workload probe, LoadWorkload(a.workload, wo));
+    prefixes = ComputeWorkloadStats(probe).prefix_reuse_ratio.value_or(0) > 0.01;
+    if (!a.seed && spec) in.seed = probe.seed;  // as `dynamo-sim run`: the spec's own seed
+  }
   if (a.routers.empty()) {
     // kv pays off only when prompts share prefixes; otherwise round robin is as good and faster.
-    bool prefixes = false;
-    if (!a.workload.empty()) {
-      WorkloadOverrides wo;
-      wo.first = std::min<int64_t>(a.requests, 2000);
-      auto probe = LoadWorkload(a.workload, IsBundledName(a.workload, "workloads", ".json") ||
-                                                    a.workload.ends_with(".json")
-                                                ? WorkloadOverrides{}
-                                                : wo);
-      if (!probe.ok()) return probe.status();
-      prefixes = ComputeWorkloadStats(*probe).prefix_reuse_ratio.value_or(0) > 0.01;
-    }
     in.routers = {prefixes ? "kv" : "round_robin"};
   } else {
     ASSIGN_OR_RETURN(in.routers, ParseRouters(a.routers));
   }
   ASSIGN_OR_RETURN(auto perf, OpenPerfModel(a.perf_db, base.gpu, "--gpu"));
-  if (!a.json) std::fprintf(stderr, "seed %llu\n", static_cast<unsigned long long>(a.seed));
+  if (!a.json) std::fprintf(stderr, "seed %llu\n", static_cast<unsigned long long>(in.seed));
 
   InterruptGuard guard;
   configurator::SweepOptions opt;

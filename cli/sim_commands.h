@@ -40,8 +40,8 @@ struct SimSweepArgs {
   std::string routers;  // empty: kv when the workload shares prefixes, else round_robin
   int threads = 0;
   std::string perf_db;
-  uint64_t seed = 1;
-  std::string shard;  // "i/N"
+  std::optional<uint64_t> seed;  // default: a spec workload's own seed, else 1
+  std::string shard;             // "i/N"
   std::string out = "out/sweep";
   bool json = false;
   bool no_progress = false;

@@ -60,7 +60,9 @@ class Search {
 
  private:
   double Round(double load) const {
-    return source_.closed_loop() ? std::max(1.0, std::round(load)) : load;
+    if (!source_.closed_loop()) return load;
+    // A whole number of requests in flight, at least one.
+    return std::max(1.0, std::round(load * source_.base())) / source_.base();
   }
   // Midpoint in log space; nullopt when the bracket cannot be split further.
   std::optional<double> Mid(double lo, double hi) const {

@@ -4,8 +4,9 @@
 // Multi-fidelity: short simulations (few requests) bracket the load between a passing and a
 // failing value in log space; full simulations then confirm the bracket's bottom (stepping
 // down while it fails) and narrow it further. Every simulation stops as soon as its SLA verdict
-// is certainly a miss (SimOptions::stop_on_slo_miss). Loads are rate multipliers (open loop) or
-// concurrencies (closed loop, integers). Deterministic: the same inputs give the same probes.
+// is certainly a miss (SimOptions::stop_on_slo_miss). Loads are multiples of the base rate
+// (open loop) or of the base concurrency (closed loop, rounded to whole requests in flight).
+// Deterministic: the same inputs give the same probes.
 #include <functional>
 #include <memory>
 #include <optional>

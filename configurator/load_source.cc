@@ -153,7 +153,7 @@ Json SpecAt(const Json& spec, bool closed_loop, double base, double load, int64_
   j["requests"] = requests;
   Json& arrival = j["arrival"];
   if (closed_loop) {
-    arrival["concurrency"] = std::max<int64_t>(1, std::llround(load));
+    arrival["concurrency"] = std::max<int64_t>(1, std::llround(load * base));
   } else {
     arrival["rate_rps"] = base * load;
   }

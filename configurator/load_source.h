@@ -24,11 +24,12 @@ class LoadSource {
   LoadSource& operator=(LoadSource&&) noexcept;
 
   bool closed_loop() const;
-  // Open loop: the base arrival rate (load 1). Closed loop: the base concurrency.
+  // Load 1: the base arrival rate (open loop) or the base concurrency (closed loop). A load is a
+  // multiple of it (closed loop: rounded to a whole number of requests in flight).
   double base() const;
   // A demand was given (a workload or --rate): plans must sustain load >= 1.
   bool has_demand() const;
-  // The workload at `load` (rate multiplier, or concurrency for closed loops) with at most
+  // The workload at `load` (x the base rate, or x the base concurrency) with at most
   // `requests` requests (traces: their first `requests`).
   StatusOr<Workload> Make(double load, int64_t requests) const;
   // A workload file for `dynamo-sim run` equal to Make(load, requests).

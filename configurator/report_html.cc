@@ -237,8 +237,9 @@ std::string TickText(double v, double step) {
 }
 
 struct Plot {
-  static constexpr double kWidth = 760, kHeight = 460;
-  static constexpr double kLeft = 75, kRight = 20, kTop = 20, kBottom = 55;
+  // The legend sits right of the plot area, never over points.
+  static constexpr double kWidth = 900, kHeight = 480;
+  static constexpr double kLeft = 75, kRight = 180, kTop = 40, kBottom = 55;
   Axis x, y;
   double X(double v) const { return kLeft + v / x.max * (kWidth - kLeft - kRight); }
   double Y(double v) const { return kHeight - kBottom - v / y.max * (kHeight - kTop - kBottom); }
@@ -327,7 +328,7 @@ std::string PointTitle(const CandidateResult& r) {
 }
 
 std::string Legend(bool has_chosen) {
-  const double x = Plot::kWidth - Plot::kRight - 150, y = Plot::kTop + 10;
+  const double x = Plot::kWidth - Plot::kRight + 30, y = Plot::kTop + 10;
   std::string h = "<g class=\"legend\">\n";
   h += "<rect x=\"" + Px(x - 10) + "\" y=\"" + Px(y - 8) + "\" width=\"155\" height=\"" +
        Px(has_chosen ? 82 : 62) + "\" fill=\"#fff\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n";
@@ -382,11 +383,13 @@ std::string ChartSection(const SweepOutcome& o, const std::vector<const Candidat
     h += Marker(chosen->candidate.mode, cx, cy, 7, "") + PointTitle(*chosen) +
          MarkerClose(chosen->candidate.mode);
     h += "<circle class=\"ring\" cx=\"" + Px(cx) + "\" cy=\"" + Px(cy) + "\" r=\"12\"/>";
-    // The label goes on the side with room for it.
-    const bool left = cx > Plot::kWidth / 2;
-    h += "<text class=\"chosen-label\" x=\"" + Px(left ? cx - 16 : cx + 16) + "\" y=\"" +
-         Px(std::max(cy - 14, Plot::kTop + 12)) + "\" text-anchor=\"" + (left ? "end" : "start") +
-         "\">" + Escape(chosen->candidate.Label()) + "</text>";
+    // The label runs centred above the plot area (a plan label is too long to fit beside a
+    // point near either edge), with a leader line down to the ring.
+    const double lx = (Plot::kLeft + Plot::kWidth - Plot::kRight) / 2, ly = Plot::kTop - 14;
+    h += "<line class=\"leader\" x1=\"" + Px(lx) + "\" y1=\"" + Px(ly + 4) + "\" x2=\"" + Px(cx) +
+         "\" y2=\"" + Px(cy - 12) + "\" stroke=\"#888\" stroke-dasharray=\"3 3\"/>";
+    h += "<text class=\"chosen-label\" x=\"" + Px(lx) + "\" y=\"" + Px(ly) +
+         "\" text-anchor=\"middle\">chosen: " + Escape(chosen->candidate.Label()) + "</text>";
     h += "</g>\n";
   }
   h += Legend(chosen != nullptr);

@@ -56,12 +56,12 @@ class Sweeper {
   double TokensPerGpuBound(const CandidateResult& r) const {
     return r.bound_rps * kSlack * traffic_.osl_mean / r.candidate.gpus();
   }
-  // The load at which the search starts: the analytic bound with slack, as a rate multiplier
-  // or a concurrency (Little's law at the SLA's latencies).
+  // The load at which the search starts: the analytic bound with slack, as a multiple of the
+  // base rate, or of the base concurrency (Little's law at the SLA's latencies).
   double TopLoad(const CandidateResult& r) const {
     if (source_->closed_loop()) {
       const double e2e_s = (in_.ttft_ms + std::max(0.0, traffic_.osl_mean - 1) * in_.itl_ms) * 1e-3;
-      return std::max(1.0, r.bound_rps * kSlack * e2e_s);
+      return std::max(1.0, r.bound_rps * kSlack * e2e_s) / source_->base();
     }
     return r.bound_rps * kSlack / source_->base();
   }

@@ -57,7 +57,7 @@ std::string_view CandidateStatusName(CandidateStatus s);
 
 // Figures of one simulation (the one at the candidate's highest passing load).
 struct LoadPoint {
-  double load = 0;      // rate multiplier (open loop) or concurrency (closed loop)
+  double load = 0;      // x the base rate (open loop) or x the base concurrency (closed loop)
   double rate_rps = 0;  // offered arrival rate (open loop); achieved throughput (closed loop)
   double ttft_ms = 0;   // at the SLA percentile
   double itl_ms = 0;    // at the SLA percentile

@@ -92,7 +92,7 @@ TEST(ReportHtmlTest, RendersChartLegendAndChosenPlan) {
   EXPECT_NE(html.find("class=\"front\" points="), std::string::npos);
   const std::string label = o.results[2].candidate.Label();
   EXPECT_NE(html.find("<text class=\"chosen-label\""), std::string::npos);
-  EXPECT_NE(html.find(">" + label + "</text>"), std::string::npos);
+  EXPECT_NE(html.find(">chosen: " + label + "</text>"), std::string::npos);
   EXPECT_NE(html.find("<strong>" + label + "</strong>"), std::string::npos);
   EXPECT_NE(html.find("<title>" + label + " (id 2)"), std::string::npos);
   EXPECT_NE(html.find("confirm-fp-123"), std::string::npos);

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <memory>
 
 #include "configurator/bounds.h"
@@ -315,6 +316,40 @@ TEST(ParetoTest, FrontAndSelection) {
   v[3].best->load = 0.5;  // 1 GPU but below the demand
   EXPECT_EQ(SelectBest(v, Objective::kMinGpus), 1);
   EXPECT_FALSE(v[3].chosen);
+}
+
+}  // namespace
+}  // namespace dynamo::configurator
+
+namespace dynamo::configurator {
+namespace {
+
+// A closed-loop workload: the load is a multiple of its concurrency, rounded to whole requests
+// in flight; the demand is the workload's own concurrency.
+TEST(SweepTest, ClosedLoopLoadsAreWholeConcurrencies) {
+  const std::string spec = ::testing::TempDir() + "/closed_loop.json";
+  ASSERT_TRUE(WriteFileAtomic(spec, R"({"requests": 200, "seed": 4,
+    "arrival": {"process": "concurrency", "concurrency": 6},
+    "isl": {"dist": "uniform", "min": 256, "max": 1024},
+    "osl": {"dist": "uniform", "min": 16, "max": 96}})")
+                  .ok());
+  SweepInputs in = SmallInputs();
+  in.workload = spec;
+  auto run = RunSweep(in, Analytic(), SmallSpace());
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  EXPECT_EQ(run->outcome.inputs.objective, Objective::kMinGpus);
+  const CandidateResult& c = Chosen(*run);
+  EXPECT_GE(c.best->load, 1.0);
+  for (const CandidateResult& r : run->outcome.results) {
+    if (!r.best) continue;
+    const double in_flight = r.best->load * 6;
+    EXPECT_NEAR(in_flight, std::round(in_flight), 1e-9) << r.candidate.Label();
+  }
+  auto root = JsonDocument::Parse(run->best_workload_json, "best_workload.json");
+  ASSERT_TRUE(root.ok());
+  auto arrival = root->Get("arrival");
+  ASSERT_TRUE(arrival.ok());
+  EXPECT_EQ(*arrival->GetInt("concurrency"), std::llround(c.best->load * 6));
 }
 
 }  // namespace
