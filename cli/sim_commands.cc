@@ -180,7 +180,13 @@ using configurator::SweepOutcome;
 using configurator::SweepRun;
 
 std::atomic<bool> g_interrupted{false};
-extern "C" void OnInterrupt(int) { g_interrupted.store(true); }
+// The first signal asks the sweep to stop cleanly; a second one kills at once.
+extern "C" void OnInterrupt(int sig) {
+  if (g_interrupted.exchange(true)) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+  }
+}
 
 StatusOr<std::vector<configurator::SweepMode>> ParseModes(const std::string& list) {
   std::vector<configurator::SweepMode> modes;
@@ -368,27 +374,62 @@ std::string SweepJson(const SweepRun& run, const std::string& out) {
   return j.dump();
 }
 
-// Writes every output into a sibling directory, then swaps it in: `out` ends up complete or
-// unchanged. An existing `out` is replaced only when it holds a previous sweep's outputs (or
-// nothing), so a mistyped --out never deletes unrelated files.
-Status WriteSweepOutputs(const std::string& out, const SweepRun& run) {
+// The files a sweep writes; an existing --out is replaced only when it holds nothing else.
+constexpr const char* kSweepFiles[] = {"results.sqlite", "results.csv",        "pareto.csv",
+                                       "best_plan.json", "best_workload.json", "report.html"};
+
+// --out as a normal path without a trailing separator ("out/sweep/" -> "out/sweep").
+std::filesystem::path OutPath(const std::string& out) {
+  std::filesystem::path p = std::filesystem::path(out).lexically_normal();
+  if (!p.empty() && p.filename().empty()) p = p.parent_path();
+  return p;
+}
+
+// Checked before any work: --out must be new, empty, or a previous sweep's output directory
+// (only the sweep's own files), so that nothing else is ever replaced.
+Status CheckSweepOut(const std::string& out) {
   namespace fs = std::filesystem;
+  const fs::path dir = OutPath(out);
   std::error_code ec;
-  const fs::path dir(out);
-  if (fs::exists(dir, ec)) {
-    if (!fs::is_directory(dir, ec)) {
-      return IoError("--out " + out + ": exists and is not a directory; choose another path");
-    }
-    if (!fs::is_empty(dir, ec) && !fs::exists(dir / "results.sqlite", ec)) {
-      return IoError("--out " + out +
-                     ": exists and does not hold sweep results (no results.sqlite); choose an "
-                     "empty or new directory");
+  if (dir.empty() || dir == "." || dir == "..") {
+    return InvalidArgument("--out " + out + ": give a directory of its own, e.g. out/sweep");
+  }
+  if (!fs::exists(dir, ec)) return Status::Ok();
+  if (!fs::is_directory(dir, ec)) {
+    return IoError("--out " + out + ": exists and is not a directory; choose another path");
+  }
+  std::vector<std::string> foreign;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (std::find(std::begin(kSweepFiles), std::end(kSweepFiles), name) == std::end(kSweepFiles)) {
+      foreign.push_back(name);
     }
   }
+  if (!foreign.empty()) {
+    std::string list;
+    for (size_t i = 0; i < foreign.size() && i < 3; ++i) list += (i ? ", " : "") + foreign[i];
+    if (foreign.size() > 3) list += ", ...";
+    return IoError("--out " + out + ": holds files a sweep did not write (" + list +
+                   "); choose an empty or new directory");
+  }
+  return Status::Ok();
+}
+
+// Writes every output into a hidden sibling directory, then swaps it in: `out` ends up
+// complete or unchanged (CheckSweepOut vetted it before the sweep).
+Status WriteSweepOutputs(const std::string& out, const SweepRun& run) {
+  namespace fs = std::filesystem;
+  RETURN_IF_ERROR(CheckSweepOut(out));
+  std::error_code ec;
+  const fs::path dir = OutPath(out);
   if (dir.has_parent_path()) fs::create_directories(dir.parent_path(), ec);
-  const std::string tag = std::to_string(::getpid());
-  const fs::path partial = dir.string() + ".partial-" + tag;
-  fs::remove_all(partial, ec);
+  // Hidden (a shard glob such as shard-* never matches it) and unique across processes that
+  // share a volume (containers often all run as pid 1).
+  const std::string tag =
+      std::to_string(::getpid()) + "-" +
+      std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  const fs::path partial = dir.parent_path() / ("." + dir.filename().string() + ".partial-" + tag);
+  const fs::path old = dir.parent_path() / ("." + dir.filename().string() + ".old-" + tag);
   auto fail = [&](Status s) {
     std::error_code ignore;
     fs::remove_all(partial, ignore);
@@ -413,7 +454,6 @@ Status WriteSweepOutputs(const std::string& out, const SweepRun& run) {
     }
   }
   if (g_interrupted.load()) return fail(Cancelled("interrupted; nothing written to " + out));
-  const fs::path old = dir.string() + ".old-" + tag;
   const bool replace = fs::exists(dir, ec);
   if (replace) {
     fs::rename(dir, old, ec);
@@ -456,7 +496,9 @@ Status Report(const SweepRun& run, const std::string& out, bool json, int top) {
   } else {
     PrintSweepHuman(run, out, top);
   }
-  if (!run.outcome.chosen) {
+  // A shard without a passing candidate is a normal outcome (the merge chooses); only a whole
+  // sweep or a merge without a plan fails.
+  if (!run.outcome.chosen && run.outcome.inputs.shard_count <= 1) {
     return FailedPrecondition(run.no_plan_reason.empty()
                                   ? "no candidate passed the SLA (see " + out + "/report.html)"
                                   : run.no_plan_reason);
@@ -490,6 +532,7 @@ Status SimSweep(const SimSweepArgs& a) {
         "--rate applies to --isl/--osl traffic; a --workload brings its own "
         "rate (edit its arrival.rate_rps instead)");
   }
+  RETURN_IF_ERROR(CheckSweepOut(a.out));
   ASSIGN_OR_RETURN(Plan base, configurator::MakeBasePlan(in));
   // The workload once, for its seed and whether its prompts share prefixes.
   bool prefixes = false;
@@ -534,6 +577,14 @@ Status SimSweep(const SimSweepArgs& a) {
 
 Status SimMerge(const SimMergeArgs& a) {
   if (a.dirs.empty()) return InvalidArgument("merge: give the shard directories to merge");
+  RETURN_IF_ERROR(CheckSweepOut(a.out));
+  for (const std::string& d : a.dirs) {
+    std::error_code ec;
+    if (std::filesystem::equivalent(OutPath(d), OutPath(a.out), ec)) {
+      return InvalidArgument("--out " + a.out + ": is one of the shards being merged (" + d +
+                             "); choose another directory");
+    }
+  }
   std::vector<SweepOutcome> shards;
   for (const std::string& d : a.dirs) {
     ASSIGN_OR_RETURN(SweepOutcome o, configurator::ReadSweepResults(

@@ -74,7 +74,8 @@ CandidateBound BoundCandidate(const Plan& plan, const TrafficShape& t, double tt
     if (w.role != WorkerRole::kDecode) {
       const double alone = PrefillAloneMs(
           m, std::max<int64_t>(1, std::llround(t.isl_at_percentile)), w.max_num_batched_tokens);
-      if (alone > ttft_ms && out.certain_miss.empty()) {
+      // Only without prefix reuse: a cached prefix makes a prompt's first token faster.
+      if (alone > ttft_ms && t.max_prefix_hit <= 0 && out.certain_miss.empty()) {
         out.certain_miss = "a " + std::to_string(std::llround(t.isl_at_percentile)) +
                            "-token prompt alone takes " + Ms(alone) + " to prefill on tp " +
                            std::to_string(w.parallelism.tp) + ", above the TTFT target " +
@@ -89,7 +90,8 @@ CandidateBound BoundCandidate(const Plan& plan, const TrafficShape& t, double tt
       const int64_t kv_seqs = std::max<int64_t>(
           1, static_cast<int64_t>(static_cast<double>(w.memory.kv_tokens()) / ctx));
       const int64_t b_max = std::min<int64_t>(w.max_num_seqs, kv_seqs);
-      const double one = DecodeMs(m, 1, ctx);
+      // The fastest possible gap: one sequence alone with the shortest context.
+      const double one = DecodeMs(m, 1, std::max(1.0, t.isl_min));
       if (one > itl_ms && out.certain_miss.empty()) {
         out.certain_miss = "one sequence's decode step takes " + Ms(one) + " on tp " +
                            std::to_string(w.parallelism.tp) + ", above the ITL target " +

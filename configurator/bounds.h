@@ -7,8 +7,9 @@
 //    max_num_seqs allow, and at the largest batch whose step meets the ITL target (at least
 //    `percentile`% of gaps come from such steps, so the rate is at most that batch's rate /
 //    percentile);
-//  - a certain SLA miss: a decode step of one sequence already slower than the ITL target, or the
-//    percentile prompt alone taking longer than the TTFT target.
+//  - a certain SLA miss: a decode step of one sequence with the shortest prompt already slower
+//    than the ITL target, or (no prefix reuse possible) the percentile prompt alone taking
+//    longer than the TTFT target.
 #include <memory>
 #include <string>
 
@@ -21,6 +22,7 @@ namespace dynamo::configurator {
 struct TrafficShape {
   double isl_mean = 0, osl_mean = 0;
   double isl_at_percentile = 0;  // prompt length at the SLA percentile
+  double isl_min = 0;            // the shortest prompt
   double max_prefix_hit = 0;     // fraction of prompt tokens an infinite cache could serve
 };
 

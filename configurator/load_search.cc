@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "sim/simulation.h"
 
@@ -18,9 +19,11 @@ double AtPercentile(const sim::Percentiles& p, double q) {
 
 StatusOr<Probe> SimulateAt(const Plan& plan, const LoadSource& source,
                            std::shared_ptr<const perf::PerfModel> perf, const sim::SloSpec& slo,
-                           uint64_t seed, double load, int64_t requests, bool stop_early) {
+                           uint64_t seed, double load, int64_t requests, bool stop_early,
+                           const std::atomic<bool>* cancel) {
   ASSIGN_OR_RETURN(Workload wl, source.Make(load, requests));
   sim::SimOptions opt;
+  opt.cancel = cancel;
   opt.seed = seed;
   opt.slo = slo;
   opt.keep_requests = false;
@@ -30,7 +33,8 @@ StatusOr<Probe> SimulateAt(const Plan& plan, const LoadSource& source,
   const sim::RunSummary& s = r.summary;
   Probe p;
   p.requests = static_cast<int64_t>(wl.requests.size());
-  p.pass = s.ttft_ok && s.itl_ok && !s.stopped_early && s.completed > 0 && s.rejected == 0;
+  p.pass = s.ttft_ok && s.itl_ok && !s.stopped_early && s.completed > 0 && s.rejected == 0 &&
+           s.stalled == 0;
   LoadPoint& lp = p.point;
   lp.load = load;
   lp.rate_rps = source.closed_loop() ? s.throughput_rps : source.base() * load;
@@ -72,7 +76,9 @@ class Search {
   }
   StatusOr<Probe> At(double load, bool full) {
     const int64_t n = full ? c_.full_requests : c_.short_requests;
-    ASSIGN_OR_RETURN(Probe p, SimulateAt(plan_, source_, perf_, c_.slo, c_.seed, load, n, true));
+    ASSIGN_OR_RETURN(Probe p,
+                     SimulateAt(plan_, source_, perf_, c_.slo, c_.seed, load, n, true, c_.cancel));
+    if (full && !p.pass) full_failed_.push_back(load);
     ++out_.simulations;
     if (full) ++out_.full_simulations;
     out_.requests_simulated += p.requests;
@@ -84,7 +90,16 @@ class Search {
   const LoadSource& source_;
   std::shared_ptr<const perf::PerfModel> perf_;
   const LoadSearchConfig& c_;
+  // The next load below `a` when stepping down: / 1.25, and at least one request in flight
+  // fewer for closed loops (rounding alone would return `a`).
+  double StepDown(double a) const {
+    if (!source_.closed_loop()) return a / 1.25;
+    const double c = std::round(a * source_.base());
+    return std::max(1.0, std::min(c - 1, std::round(c / 1.25))) / source_.base();
+  }
+
   LoadSearchResult out_;
+  std::vector<double> full_failed_;  // loads that failed at full length
 };
 
 StatusOr<LoadSearchResult> Search::Run() {
@@ -150,12 +165,13 @@ StatusOr<LoadSearchResult> Search::Run() {
       break;
     }
     hi = a;
-    const double down = Round(a / 1.25);
+    const double down = StepDown(a);
     if (down >= a) break;
     a = down;
   }
   if (!best) return std::move(out_);
-  for (int i = 0; i < c_.full_steps && hi; ++i) {
+
+  for (int i = 0; i < c_.full_steps && hi && best; ++i) {
     auto mid = Mid(a, *hi);
     if (!mid) break;
     ASSIGN_OR_RETURN(Probe q, At(*mid, true));
@@ -165,6 +181,14 @@ StatusOr<LoadSearchResult> Search::Run() {
     } else {
       hi = *mid;
     }
+  }
+  // A demand: the bisection may end just below it without a full run there (a failing full
+  // run at or below it settles the question).
+  if (c_.must_reach && best->point.load < *c_.must_reach &&
+      std::none_of(full_failed_.begin(), full_failed_.end(),
+                   [&](double f) { return f <= *c_.must_reach; })) {
+    ASSIGN_OR_RETURN(Probe q, At(*c_.must_reach, true));
+    if (q.pass) best = q;
   }
   out_.best = best->point;
   return std::move(out_);

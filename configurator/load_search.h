@@ -7,6 +7,7 @@
 // is certainly a miss (SimOptions::stop_on_slo_miss). Loads are multiples of the base rate
 // (open loop) or of the base concurrency (closed loop, rounded to whole requests in flight).
 // Deterministic: the same inputs give the same probes.
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -34,6 +35,10 @@ struct LoadSearchConfig {
   // candidate cannot win: pruned by its short-simulation estimate).
   std::function<std::optional<std::string>(double short_top_load, const LoadPoint& short_best)>
       after_short;
+  // A demand: when the search ends below this load without having simulated it at full length,
+  // one full simulation there decides.
+  std::optional<double> must_reach;
+  const std::atomic<bool>* cancel = nullptr;  // passed to every simulation
 };
 
 struct LoadSearchResult {
@@ -59,6 +64,7 @@ struct Probe {
 };
 StatusOr<Probe> SimulateAt(const Plan& plan, const LoadSource& source,
                            std::shared_ptr<const perf::PerfModel> perf, const sim::SloSpec& slo,
-                           uint64_t seed, double load, int64_t requests, bool stop_early);
+                           uint64_t seed, double load, int64_t requests, bool stop_early,
+                           const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace dynamo::configurator

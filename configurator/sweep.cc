@@ -99,6 +99,7 @@ Status Sweeper::Prepare() {
   traffic_.isl_mean = st.isl.mean;
   traffic_.osl_mean = st.osl.mean;
   traffic_.isl_at_percentile = isl.empty() ? 1 : NearestRank(isl, in_.percentile / 100.0);
+  traffic_.isl_min = isl.empty() ? 1 : isl.front();
   traffic_.max_prefix_hit = st.prefix_reuse_ratio.value_or(0.0);
 
   SearchSpace space = opt_.space;
@@ -183,6 +184,8 @@ void Sweeper::Evaluate(CandidateResult& r, const Incumbent& inc) {
       opt_.short_requests > 0 ? opt_.short_requests : std::max<int64_t>(100, in_.requests / 4);
   c.short_requests = std::min(c.short_requests, c.full_requests);
   c.top_load = TopLoad(r);
+  c.cancel = opt_.cancel;
+  if (objective_ == Objective::kMinGpus) c.must_reach = 1.0;
   CandidateStatus stop_status = CandidateStatus::kPruned;
   if (opt_.prune) {
     c.after_short = [&](double top, const LoadPoint& p) -> std::optional<std::string> {
@@ -308,18 +311,21 @@ std::string Sweeper::ExplainNoPlan() const {
     }
   }
   if (most) {
+    const std::string demand = source_->closed_loop()
+                                   ? Fmt("%.0f", source_->base()) + " requests in flight"
+                                   : Fmt("%.4g", source_->base()) + " req/s";
     return "no topology of at most " + std::to_string(in_.gpus) + " GPUs sustains the demand (" +
-           Fmt("%.4g", source_->base()) + " req/s) within " + sla + "; the closest, " +
-           most->candidate.Label() + ", sustains " + Fmt("%.0f", 100 * most->best->load) +
-           "% of it (" + Fmt("%.4g", most->best->rate_rps) +
-           " req/s); raise --gpus, lower --rate, or relax the targets";
+           demand + ") within " + sla + "; the closest, " + most->candidate.Label() +
+           ", sustains " + Fmt("%.0f", 100 * most->best->load) + "% of it (" +
+           Fmt("%.4g", most->best->rate_rps) +
+           " req/s); raise --gpus, lower the demand, or relax the targets";
   }
   // SLA: the candidate whose lightest-load run came closest to both targets.
   const LoadPoint* closest = nullptr;
   const CandidateResult* owner = nullptr;
   double closest_ratio = 0;
   for (size_t i = 0; i < rows_.size(); ++i) {
-    if (!lightest_[i]) continue;
+    if (!lightest_[i] || rows_[i].status != CandidateStatus::kSlaMissed) continue;
     const LoadPoint& p = *lightest_[i];
     const double ratio = std::max(p.ttft_ms / in_.ttft_ms, p.itl_ms / in_.itl_ms);
     if (!closest || ratio < closest_ratio) {
@@ -340,6 +346,18 @@ std::string Sweeper::ExplainNoPlan() const {
       return "no topology can meet " + sla + ": for example " + r.candidate.Label() + ": " +
              r.reason.substr(r.reason.find(':') + 2) + "; relax the targets or use faster GPUs";
     }
+  }
+  const CandidateResult* largest = nullptr;
+  for (const CandidateResult& r : rows_) {
+    if (r.status == CandidateStatus::kBelowDemand &&
+        (!largest || r.bound_rps > largest->bound_rps)) {
+      largest = &r;
+    }
+  }
+  if (largest) {
+    return "no topology of at most " + std::to_string(in_.gpus) +
+           " GPUs can sustain the demand: the largest, " + largest->candidate.Label() + ", " +
+           largest->reason + "; raise --gpus or lower the demand";
   }
   return "no topology passed (" + std::to_string(rows_.size()) + " candidates in this shard)";
 }

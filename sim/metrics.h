@@ -117,6 +117,7 @@ struct RunSummary {
   double gpus_avg = 0;
   // SimOptions::stop_on_slo_miss ended the run before every request finished (not a stall).
   bool stopped_early = false;
+  bool cancelled = false;  // SimOptions::cancel stopped it (then stopped_early too)
 };
 
 }  // namespace dynamo::sim

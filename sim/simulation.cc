@@ -202,6 +202,7 @@ class Simulation {
   int64_t ttft_over_ = 0, itl_over_ = 0;
   int64_t ttft_allowed_ = 0, itl_allowed_ = 0;
   bool stop_ = false;
+  bool cancelled_ = false;
 
   LogHistogram ttft_, itl_, tpot_, e2e_, queue_ms_, transfer_ms_;
   int64_t output_tokens_ = 0, prompt_tokens_ = 0, cached_tokens_ = 0;
@@ -458,8 +459,9 @@ Status Simulation::MakePlanner() {
 // of `total` values at or below it; the final count can only be smaller (rejections), which
 // makes the bound conservative.
 static int64_t AllowedAbove(int64_t total, double percentile) {
+  // The rank LogHistogram::Percentile uses (q x n first, then / 100), so both agree.
   const auto rank =
-      static_cast<int64_t>(std::ceil(percentile / 100.0 * static_cast<double>(total)));
+      static_cast<int64_t>(std::ceil(percentile * static_cast<double>(total) / 100.0));
   return total - std::max<int64_t>(1, rank);
 }
 
@@ -1199,6 +1201,10 @@ SimResult Simulation::Run() {
                 Event{EventKind::kPlanner, 0, 0});
   }
   while (!queue_.empty() && !stop_) {
+    if (opt_.cancel != nullptr && (events_ & 4095) == 0 && opt_.cancel->load()) {
+      stop_ = cancelled_ = true;
+      break;
+    }
     const auto e = queue_.Pop();
     now_ = e.time;
     switch (e.payload.kind) {
@@ -1278,6 +1284,7 @@ RunSummary Simulation::Summarize(double wall_s) {
   for (const Pool& p : pools_) worst = std::max(worst, p.timer->worst_source());
   s.perf_source = perf_->mode();
   s.stopped_early = stop_;
+  s.cancelled = cancelled_;
   s.stalled = stop_ ? 0 : s.requests - completed_ - rejected_;
   for (const Worker& w : workers_) {
     if (w.sched) s.kv_blocks_in_use_at_end += w.sched->blocks().num_used_blocks();

@@ -6,6 +6,7 @@
 //
 // Deterministic: the same plan, workload, performance model and seed give the same result bit
 // for bit (RunSummary::fingerprint hashes every routing, scheduling and transfer decision).
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -36,6 +37,9 @@ struct SimOptions {
   // The summary then has stopped_early set, the missed verdicts false, and covers only what ran.
   // For searches that only need the verdict (dynamo-sim sweep).
   bool stop_on_slo_miss = false;
+  // Set from another thread (a signal handler's flag): the run stops at its next check (every
+  // few thousand events) with RunSummary::cancelled. May be null.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct SimResult {

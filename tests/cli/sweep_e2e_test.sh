@@ -19,7 +19,11 @@ for f in results.sqlite results.csv pareto.csv best_plan.json best_workload.json
   [ -s "$TMP/a/$f" ] && ok || bad "sweep wrote no $f"
 done
 cp "$TMP/out" "$TMP/a.json"
-ls "$TMP" | grep -q 'partial\|old-' && bad "temporary directories left behind" || ok
+ls -A "$TMP" | grep -q 'partial\|old-' && bad "temporary directories left behind" || ok
+# A trailing slash names the same directory (replaced as a whole, nothing left behind).
+expect trailing_slash 0 '' -- sweep "${SMALL[@]}" --out "$TMP/a/" --json
+[ -s "$TMP/a/results.sqlite" ] && ! ls -A "$TMP" | grep -q 'partial\|old-' && ok \
+  || bad "--out DIR/ did not replace DIR cleanly"
 
 # The chosen plan, simulated by `dynamo-sim run` from the files the sweep wrote, gives the
 # sweep's figures (same fingerprint, same tokens/s/GPU).
@@ -55,6 +59,8 @@ import json,sys
 a=json.load(open('$TMP/whole.json')); b=json.load(open('$TMP/out'))
 sys.exit(0 if a['best']==b['best'] and a['plan']==b['plan'] and a['counts']['candidates']==b['counts']['candidates'] else 1)" \
   && ok || bad "merged shards choose differently from the whole sweep"
+expect merge_into_shard 1 "error: --out $TMP/s0: is one of the shards being merged ($TMP/s0); choose another directory" -- \
+  merge "$TMP/s0" "$TMP/s1" --out "$TMP/s0"
 expect merge_missing 1 "error: merge: the shards must cover 0..1 exactly once: missing shard 1; pass every shard's results.sqlite once" -- \
   merge "$TMP/s0" --out "$TMP/m2"
 
@@ -76,7 +82,7 @@ expect bad_router 1 "error: --router: unknown policy 'fastest'; use kv, round_ro
   sweep "${SMALL[@]}" --router fastest --out "$TMP/x"
 expect rate_with_workload 2 '' -- sweep --workload default --rate 3 --out "$TMP/x" --no-progress
 mkdir -p "$TMP/precious" && echo keep >"$TMP/precious/notes.txt"
-expect foreign_out 1 "error: --out $TMP/precious: exists and does not hold sweep results (no results.sqlite); choose an empty or new directory" -- \
+expect foreign_out 1 "error: --out $TMP/precious: holds files a sweep did not write (notes.txt); choose an empty or new directory" -- \
   sweep "${SMALL[@]}" --out "$TMP/precious"
 [ "$(cat "$TMP/precious/notes.txt")" = keep ] && ok || bad "a foreign --out directory was touched"
 [ ! -e "$TMP/x" ] && ok || bad "a failed sweep left $TMP/x"
