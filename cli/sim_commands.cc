@@ -15,6 +15,7 @@
 #include <csignal>
 #include <nlohmann/json.hpp>
 
+#include "configurator/generated_files.h"
 #include "configurator/pareto.h"
 #include "configurator/report_html.h"
 #include "configurator/results_store.h"
@@ -26,7 +27,6 @@
 #include "core/perf/perf_model.h"
 #include "core/plan/plan.h"
 #include "core/workload/workload.h"
-#include "core/workload/workload_stats.h"
 #include "sim/report.h"
 #include "sim/simulation.h"
 
@@ -374,99 +374,29 @@ std::string SweepJson(const SweepRun& run, const std::string& out) {
   return j.dump();
 }
 
-// The files a sweep writes; an existing --out is replaced only when it holds nothing else.
-constexpr const char* kSweepFiles[] = {"results.sqlite", "results.csv",        "pareto.csv",
-                                       "best_plan.json", "best_workload.json", "report.html"};
-
-// --out as a normal path without a trailing separator ("out/sweep/" -> "out/sweep").
-std::filesystem::path OutPath(const std::string& out) {
-  std::filesystem::path p = std::filesystem::path(out).lexically_normal();
-  if (!p.empty() && p.filename().empty()) p = p.parent_path();
+// An existing --out is replaced only when it holds nothing but a previous sweep's files.
+configurator::ReplacePolicy SweepOutPolicy() {
+  configurator::ReplacePolicy p;
+  p.own_entries = {"results.sqlite", "results.csv",        "pareto.csv",
+                   "best_plan.json", "best_workload.json", "report.html"};
+  p.owner = "a sweep";
   return p;
 }
 
-// Checked before any work: --out must be new, empty, or a previous sweep's output directory
-// (only the sweep's own files), so that nothing else is ever replaced.
-Status CheckSweepOut(const std::string& out) {
-  namespace fs = std::filesystem;
-  const fs::path dir = OutPath(out);
-  std::error_code ec;
-  if (dir.empty() || dir == "." || dir == "..") {
-    return InvalidArgument("--out " + out + ": give a directory of its own, e.g. out/sweep");
-  }
-  if (!fs::exists(dir, ec)) return Status::Ok();
-  if (!fs::is_directory(dir, ec)) {
-    return IoError("--out " + out + ": exists and is not a directory; choose another path");
-  }
-  std::vector<std::string> foreign;
-  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (std::find(std::begin(kSweepFiles), std::end(kSweepFiles), name) == std::end(kSweepFiles)) {
-      foreign.push_back(name);
-    }
-  }
-  if (!foreign.empty()) {
-    std::string list;
-    for (size_t i = 0; i < foreign.size() && i < 3; ++i) list += (i ? ", " : "") + foreign[i];
-    if (foreign.size() > 3) list += ", ...";
-    return IoError("--out " + out + ": holds files a sweep did not write (" + list +
-                   "); choose an empty or new directory");
-  }
-  return Status::Ok();
-}
-
-// Writes every output into a hidden sibling directory, then swaps it in: `out` ends up
-// complete or unchanged (CheckSweepOut vetted it before the sweep).
+// Every output, complete or none (configurator/generated_files.h).
 Status WriteSweepOutputs(const std::string& out, const SweepRun& run) {
-  namespace fs = std::filesystem;
-  RETURN_IF_ERROR(CheckSweepOut(out));
-  std::error_code ec;
-  const fs::path dir = OutPath(out);
-  if (dir.has_parent_path()) fs::create_directories(dir.parent_path(), ec);
-  // Hidden (a shard glob such as shard-* never matches it) and unique across processes that
-  // share a volume (containers often all run as pid 1).
-  const std::string tag =
-      std::to_string(::getpid()) + "-" +
-      std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
-  const fs::path partial = dir.parent_path() / ("." + dir.filename().string() + ".partial-" + tag);
-  const fs::path old = dir.parent_path() / ("." + dir.filename().string() + ".old-" + tag);
-  auto fail = [&](Status s) {
-    std::error_code ignore;
-    fs::remove_all(partial, ignore);
-    return s;
-  };
-  const SweepOutcome& o = run.outcome;
-  if (Status s = configurator::WriteSweepResults(partial.string(), o); !s.ok()) return fail(s);
-  if (Status s =
-          WriteFileAtomic((partial / "report.html").string(), configurator::RenderSweepReport(o));
-      !s.ok()) {
-    return fail(s);
-  }
-  if (!o.best_plan_json.empty()) {
-    if (Status s = WriteFileAtomic((partial / "best_plan.json").string(), o.best_plan_json);
-        !s.ok()) {
-      return fail(s);
-    }
-    if (Status s =
-            WriteFileAtomic((partial / "best_workload.json").string(), run.best_workload_json);
-        !s.ok()) {
-      return fail(s);
-    }
-  }
-  if (g_interrupted.load()) return fail(Cancelled("interrupted; nothing written to " + out));
-  const bool replace = fs::exists(dir, ec);
-  if (replace) {
-    fs::rename(dir, old, ec);
-    if (ec) return fail(IoError("--out " + out + ": cannot replace: " + ec.message()));
-  }
-  fs::rename(partial, dir, ec);
-  if (ec) {
-    std::error_code ignore;
-    if (replace) fs::rename(old, dir, ignore);
-    return fail(IoError("--out " + out + ": cannot write: " + ec.message()));
-  }
-  if (replace) fs::remove_all(old, ec);
-  return Status::Ok();
+  return configurator::WriteOutputDirectory(
+      out, SweepOutPolicy(), [&](const std::string& tmp) -> Status {
+        const SweepOutcome& o = run.outcome;
+        RETURN_IF_ERROR(configurator::WriteSweepResults(tmp, o));
+        RETURN_IF_ERROR(WriteFileAtomic(tmp + "/report.html", configurator::RenderSweepReport(o)));
+        if (!o.best_plan_json.empty()) {
+          RETURN_IF_ERROR(WriteFileAtomic(tmp + "/best_plan.json", o.best_plan_json));
+          RETURN_IF_ERROR(WriteFileAtomic(tmp + "/best_workload.json", run.best_workload_json));
+        }
+        if (g_interrupted.load()) return Cancelled("interrupted; nothing written to " + out);
+        return Status::Ok();
+      });
 }
 
 // Ctrl-C during a sweep: stop the work, write nothing, exit 130.
@@ -532,24 +462,16 @@ Status SimSweep(const SimSweepArgs& a) {
         "--rate applies to --isl/--osl traffic; a --workload brings its own "
         "rate (edit its arrival.rate_rps instead)");
   }
-  RETURN_IF_ERROR(CheckSweepOut(a.out));
+  RETURN_IF_ERROR(configurator::CheckOutputDirectory(a.out, SweepOutPolicy()));
   ASSIGN_OR_RETURN(Plan base, configurator::MakeBasePlan(in));
-  // The workload once, for its seed and whether its prompts share prefixes.
-  bool prefixes = false;
   in.seed = a.seed.value_or(1);
-  if (!a.workload.empty()) {
-    const bool spec =
-        IsBundledName(a.workload, "workloads", ".json") || a.workload.ends_with(".json");
-    WorkloadOverrides wo;
-    if (!spec) wo.first = std::min<int64_t>(a.requests, 2000);
-    ASSIGN_OR_RETURN(Workload probe, LoadWorkload(a.workload, wo));
-    prefixes = ComputeWorkloadStats(probe).prefix_reuse_ratio.value_or(0) > 0.01;
-    if (!a.seed && spec) in.seed = probe.seed;  // as `dynamo-sim run`: the spec's own seed
+  if (!a.seed &&
+      (IsBundledName(a.workload, "workloads", ".json") || a.workload.ends_with(".json"))) {
+    ASSIGN_OR_RETURN(Workload spec, LoadWorkload(a.workload));
+    in.seed = spec.seed;  // as `dynamo-sim run`: a spec's own seed
   }
-  if (a.routers.empty()) {
-    // kv pays off only when prompts share prefixes; otherwise round robin is as good and faster.
-    in.routers = {prefixes ? "kv" : "round_robin"};
-  } else {
+  in.routers.clear();  // RunSweep's default: kv when prompts share prefixes
+  if (!a.routers.empty()) {
     ASSIGN_OR_RETURN(in.routers, ParseRouters(a.routers));
   }
   ASSIGN_OR_RETURN(auto perf, OpenPerfModel(a.perf_db, base.gpu, "--gpu"));
@@ -577,10 +499,10 @@ Status SimSweep(const SimSweepArgs& a) {
 
 Status SimMerge(const SimMergeArgs& a) {
   if (a.dirs.empty()) return InvalidArgument("merge: give the shard directories to merge");
-  RETURN_IF_ERROR(CheckSweepOut(a.out));
+  RETURN_IF_ERROR(configurator::CheckOutputDirectory(a.out, SweepOutPolicy()));
   for (const std::string& d : a.dirs) {
     std::error_code ec;
-    if (std::filesystem::equivalent(OutPath(d), OutPath(a.out), ec)) {
+    if (std::filesystem::equivalent(d, a.out, ec)) {
       return InvalidArgument("--out " + a.out + ": is one of the shards being merged (" + d +
                              "); choose another directory");
     }

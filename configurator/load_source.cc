@@ -36,11 +36,6 @@ struct LoadSource::Impl {
 
 namespace {
 
-bool EndsWith(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 std::string Num(double v) {
   char buf[40];
   std::snprintf(buf, sizeof(buf), "%.6g", v);
@@ -88,7 +83,7 @@ StatusOr<LoadSource> LoadSource::Create(const SweepInputs& in) {
   }
   impl->demand = true;
   const std::string& ref = in.workload;
-  const bool spec = IsBundledName(ref, "workloads", ".json") || EndsWith(ref, ".json");
+  const bool spec = IsBundledName(ref, "workloads", ".json") || ref.ends_with(".json");
   if (spec) {
     ASSIGN_OR_RETURN(std::string text, SpecText(ref, impl->base_dir));
     // Validate through the regular loader first: its messages name the file and field.

@@ -3,30 +3,28 @@
 #include <algorithm>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
+#include "core/catalog.h"
 #include "core/check.h"
+#include "core/hardware/gpu_spec.h"
 #include "core/json.h"
 #include "core/perf/memory_model.h"
 
 namespace dynamo::configurator {
 namespace {
 
+// A plan.json with the sweep's model, system and dtype and one aggregated worker.
 std::string PlanHeader(const SweepInputs& in, int gpus_per_node, int nodes, int tp, int pp) {
-  auto quote = [](const std::string& s) {
-    std::string q = "\"";
-    for (char c : s) {
-      if (c == '"' || c == '\\') q += '\\';
-      q += c;
-    }
-    return q + "\"";
-  };
-  const bool path = in.model.find('/') != std::string::npos ||
-                    (in.model.size() > 5 && in.model.ends_with(".json"));
-  const std::string model = path ? "{\"hf_config\": " + quote(in.model) + "}" : quote(in.model);
-  return "{\"model\": " + model + ", \"system\": {\"gpu\": " + quote(in.gpu) +
-         ", \"gpus_per_node\": " + std::to_string(gpus_per_node) +
-         ", \"nodes\": " + std::to_string(nodes) + "}, \"dtype\": " + quote(in.dtype) +
-         ", \"workers\": [{\"role\": \"agg\", \"tp\": " + std::to_string(tp) +
-         ", \"pp\": " + std::to_string(pp) + "}]}";
+  using Json = nlohmann::ordered_json;
+  Json j;
+  // A path ("/", ".json") is a config.json; anything else a bundled name (the plan loader lists
+  // them when it is unknown).
+  j["model"] = IsExplicitPath(in.model) ? Json{{"hf_config", in.model}} : Json(in.model);
+  j["system"] = Json{{"gpu", in.gpu}, {"gpus_per_node", gpus_per_node}, {"nodes", nodes}};
+  j["dtype"] = in.dtype;
+  j["workers"] = Json::array({Json{{"role", "agg"}, {"tp", tp}, {"pp", pp}}});
+  return j.dump();
 }
 
 StatusOr<Plan> ParseHeader(const SweepInputs& in, int gpus_per_node, int nodes, int tp, int pp) {
@@ -60,31 +58,21 @@ StatusOr<Plan> MakeBasePlan(const SweepInputs& in) {
   if (in.gpus < 1) {
     return InvalidArgument("--gpus: " + std::to_string(in.gpus) + " must be >= 1");
   }
-  // The node size first (0: the GPU's usual), then enough nodes for the budget. tp 1 parses
-  // for model/GPU errors; a model too big for it is retried at larger workers below.
+  // Model, GPU and dtype errors first, in the plan loader's words; a worker that does not fit
+  // ("$.workers[0]: ...") is expected here and retried larger below.
+  auto probe = ParseHeader(in, in.gpus_per_node, 1, 1, 1);
+  if (!probe.ok() && probe.status().message().find("$.workers") == std::string::npos) {
+    return probe.status();
+  }
+  // The node size (0: the GPU's usual), then enough nodes for the budget.
   int gpn = in.gpus_per_node;
   if (gpn == 0) {
-    auto probe = ParseHeader(in, 0, 1, 1, 1);
-    if (probe.ok()) {
-      gpn = probe->cluster.gpus_per_node;
-    } else if (probe.status().message().find("workers") == std::string::npos) {
-      return probe.status();  // unknown model, GPU or dtype
-    }
+    ASSIGN_OR_RETURN(GpuSpec gpu, LoadGpu(in.gpu));
+    ASSIGN_OR_RETURN(ClusterSpec cluster, ClusterSpec::ForGpu(gpu, 1));
+    gpn = cluster.gpus_per_node;
   }
-  if (gpn == 0) {
-    // The model does not fit one GPU: read the node size from a plan of one whole node.
-    for (int tp : {8, 4, 2}) {
-      auto probe = ParseHeader(in, 0, 1, tp, 1);
-      if (probe.ok()) {
-        gpn = probe->cluster.gpus_per_node;
-        break;
-      }
-    }
-  }
-  if (gpn == 0) gpn = 8;
   const int nodes = (in.gpus + gpn - 1) / gpn;
   Status last = Status::Ok();
-  std::string smallest;
   for (int pp = 1; pp <= 16; pp *= 2) {
     for (int tp = 1; tp <= gpn; tp *= 2) {
       auto plan = ParseHeader(in, gpn, std::max(nodes, (tp * pp + gpn - 1) / gpn), tp, pp);

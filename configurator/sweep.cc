@@ -66,7 +66,7 @@ class Sweeper {
     return r.bound_rps * kSlack / source_->base();
   }
 
-  const SweepInputs& in_;
+  SweepInputs in_;  // a copy: Prepare resolves the default routers
   std::shared_ptr<const perf::PerfModel> perf_;
   const SweepOptions& opt_;
   Objective objective_ = Objective::kThroughputPerGpu;
@@ -101,6 +101,9 @@ Status Sweeper::Prepare() {
   traffic_.isl_at_percentile = isl.empty() ? 1 : NearestRank(isl, in_.percentile / 100.0);
   traffic_.isl_min = isl.empty() ? 1 : isl.front();
   traffic_.max_prefix_hit = st.prefix_reuse_ratio.value_or(0.0);
+
+  // kv routing pays off only when prompts share prefixes; otherwise round robin is as good.
+  if (in_.routers.empty()) in_.routers = {traffic_.max_prefix_hit > 0.01 ? "kv" : "round_robin"};
 
   SearchSpace space = opt_.space;
   if (space.tp.empty()) space.tp = DefaultSearchSpace(base_).tp;

@@ -98,6 +98,8 @@ struct SweepInputs {
   double ttft_ms = 1000, itl_ms = 50;
   double percentile = 90;
   std::vector<SweepMode> modes{SweepMode::kAggregated, SweepMode::kDisaggregated};
+  // Router policies, each its own candidate. Empty: RunSweep picks kv when the workload's
+  // prompts share prefixes, else round_robin (the outcome's inputs hold the choice).
   std::vector<std::string> routers{"round_robin"};
   uint64_t seed = 1;
   int threads = 0;                       // 0: the machine's cores

@@ -19,10 +19,10 @@ for f in results.sqlite results.csv pareto.csv best_plan.json best_workload.json
   [ -s "$TMP/a/$f" ] && ok || bad "sweep wrote no $f"
 done
 cp "$TMP/out" "$TMP/a.json"
-ls -A "$TMP" | grep -q 'partial\|old-' && bad "temporary directories left behind" || ok
+ls -A "$TMP" | grep -q '^\.' && bad "temporary directories left behind" || ok
 # A trailing slash names the same directory (replaced as a whole, nothing left behind).
 expect trailing_slash 0 '' -- sweep "${SMALL[@]}" --out "$TMP/a/" --json
-[ -s "$TMP/a/results.sqlite" ] && ! ls -A "$TMP" | grep -q 'partial\|old-' && ok \
+[ -s "$TMP/a/results.sqlite" ] && ! ls -A "$TMP" | grep -q '^\.' && ok \
   || bad "--out DIR/ did not replace DIR cleanly"
 
 # The chosen plan, simulated by `dynamo-sim run` from the files the sweep wrote, gives the
@@ -98,6 +98,6 @@ wait "$pid"
 rc=$?
 [ "$rc" -eq 130 ] && ok || bad "interrupted sweep: exit $rc, expected 130; $(cat "$TMP/err")"
 contains interrupted_message "$TMP/err" "error: interrupted; nothing written to $TMP/int"
-[ ! -e "$TMP/int" ] && ! ls "$TMP" | grep -q 'int.partial' && ok || bad "an interrupted sweep left files"
+[ ! -e "$TMP/int" ] && ! ls -A "$TMP" | grep -q '^\.int' && ok || bad "an interrupted sweep left files"
 
 finish

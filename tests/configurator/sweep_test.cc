@@ -257,13 +257,24 @@ TEST(SweepTest, ImpossibleSlaExplainsTheClosestOption) {
   EXPECT_NE(run->no_plan_reason.find("decode step takes"), std::string::npos)
       << run->no_plan_reason;
 
+  // Prompts sharing prefixes: no analytic certainty about TTFT (a cached prefix is faster), so
+  // every candidate is simulated, misses at every load, and the message names the closest.
+  const std::string spec = ::testing::TempDir() + "/shared_prefixes.json";
+  ASSERT_TRUE(WriteFileAtomic(spec, R"({"requests": 200, "seed": 2,
+    "arrival": {"process": "poisson", "rate_rps": 2},
+    "isl": {"dist": "fixed", "value": 1024}, "osl": {"dist": "fixed", "value": 32},
+    "prefix": {"groups": 2, "shared_tokens": 512}})")
+                  .ok());
   in = SmallInputs();
-  in.ttft_ms = 40;  // a 512-token prompt alone fits, the queueing of a real load does not
+  in.workload = spec;
+  in.ttft_ms = 1;      // below any prefill step
+  in.routers.clear();  // the default: kv, since these prompts share prefixes
   run = RunSweep(in, Analytic(), SmallSpace());
-  ASSERT_TRUE(run.ok());
-  if (!run->outcome.chosen) {
-    EXPECT_NE(run->no_plan_reason.find("the closest"), std::string::npos) << run->no_plan_reason;
-  }
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  EXPECT_EQ(run->outcome.inputs.routers, std::vector<std::string>{"kv"});
+  EXPECT_FALSE(run->outcome.chosen.has_value());
+  EXPECT_NE(run->no_plan_reason.find("even at light load; the closest"), std::string::npos)
+      << run->no_plan_reason;
 }
 
 TEST(SweepTest, SameSeedSameOutcome) {
