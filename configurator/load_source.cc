@@ -26,9 +26,20 @@ struct LoadSource::Impl {
   bool demand = false;
   bool closed_loop = false;
   double base = 1;
-  // Synthetic: the spec, rewritten per load; `base_dir` resolves its relative file references.
+  // Synthetic: the spec as JSON (rewritten per load for WorkloadJson) and parsed once (Make
+  // only sets its rate or concurrency and request count); `base_dir` resolves its relative
+  // file references.
   Json spec;
+  SyntheticSpec parsed;
   std::string base_dir;
+
+  // `parsed` from `spec`, as the generator reads it (once; Make varies only the rate or
+  // concurrency and the request count).
+  Status ParseSpec() {
+    ASSIGN_OR_RETURN(JsonNode root, JsonDocument::Parse(spec.dump(), description));
+    ASSIGN_OR_RETURN(parsed, SyntheticSpec::Parse(root, base_dir));
+    return Status::Ok();
+  }
   // Trace: the workload at load 1 and the file it came from.
   Workload trace;
   std::string trace_file;
@@ -79,6 +90,7 @@ StatusOr<LoadSource> LoadSource::Create(const SweepInputs& in) {
     impl->description = "synthetic: Poisson arrivals, ISL " + std::to_string(in.isl) + ", OSL " +
                         std::to_string(in.osl) +
                         (in.rate_rps ? ", demand " + Num(*in.rate_rps) + " req/s" : "");
+    RETURN_IF_ERROR(impl->ParseSpec());
     return LoadSource(std::move(impl));
   }
   impl->demand = true;
@@ -118,6 +130,7 @@ StatusOr<LoadSource> LoadSource::Create(const SweepInputs& in) {
     impl->description =
         ref + (impl->closed_loop ? " (closed loop, " + Num(impl->base) + " in flight)"
                                  : " (" + Num(impl->base) + " req/s)");
+    RETURN_IF_ERROR(impl->ParseSpec());
     return LoadSource(std::move(impl));
   }
   // A trace: loaded once at load 1; the sweep uses its first `requests` requests.
@@ -143,12 +156,16 @@ const std::string& LoadSource::description() const { return impl_->description; 
 
 namespace {
 
+int64_t ClosedLoopConcurrency(double base, double load) {
+  return std::max<int64_t>(1, std::llround(load * base));
+}
+
 Json SpecAt(const Json& spec, bool closed_loop, double base, double load, int64_t requests) {
   Json j = spec;
   j["requests"] = requests;
   Json& arrival = j["arrival"];
   if (closed_loop) {
-    arrival["concurrency"] = std::max<int64_t>(1, std::llround(load * base));
+    arrival["concurrency"] = ClosedLoopConcurrency(base, load);
   } else {
     arrival["rate_rps"] = base * load;
   }
@@ -160,9 +177,15 @@ Json SpecAt(const Json& spec, bool closed_loop, double base, double load, int64_
 StatusOr<Workload> LoadSource::Make(double load, int64_t requests) const {
   const Impl& s = *impl_;
   if (s.kind == Impl::Kind::kSynthetic) {
-    const Json j = SpecAt(s.spec, s.closed_loop, s.base, load, requests);
-    ASSIGN_OR_RETURN(JsonNode root, JsonDocument::Parse(j.dump(), s.description));
-    ASSIGN_OR_RETURN(SyntheticSpec spec, SyntheticSpec::Parse(root, s.base_dir));
+    // What SyntheticSpec::Parse makes of SpecAt's JSON (WorkloadJson), without the round trip.
+    SyntheticSpec spec = s.parsed;
+    spec.requests = requests;
+    spec.duration_s = 0;
+    if (s.closed_loop) {
+      spec.arrival.concurrency = static_cast<int>(ClosedLoopConcurrency(s.base, load));
+    } else {
+      spec.arrival.shape = RateShape::Constant(s.base * load);
+    }
     return GenerateWorkload(spec, s.description);
   }
   Workload w;
