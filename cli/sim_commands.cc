@@ -33,24 +33,7 @@
 namespace dynamo::cli {
 namespace {
 
-// The model that prices steps: the database's, or the analytic one of `gpu`. `whose` names
-// where the GPU came from in the mismatch message ("the plan's system.gpu", "--gpu").
-StatusOr<std::shared_ptr<const perf::PerfModel>> OpenPerfModel(const std::string& db_path,
-                                                               const GpuSpec& gpu,
-                                                               const std::string& whose) {
-  if (db_path.empty()) {
-    return std::make_shared<const perf::PerfModel>(perf::PerfModel::Analytic(gpu));
-  }
-  ASSIGN_OR_RETURN(auto db, perf::PerfDb::Open(db_path, perf::PerfDb::Mode::kReadOnly));
-  ASSIGN_OR_RETURN(perf::PerfModel m, perf::PerfModel::FromDb(*db));
-  const std::string& dev_gpu = m.device().catalog_gpu;
-  if (!dev_gpu.empty() && dev_gpu != gpu.name) {
-    return InvalidArgument("--perf-db " + db_path + ": measured on " + dev_gpu + ", but " + whose +
-                           " is " + gpu.name + "; use a database of " + gpu.name +
-                           " or drop --perf-db");
-  }
-  return std::make_shared<const perf::PerfModel>(std::move(m));
-}
+using perf::OpenPerfModel;
 
 std::string Row(const char* name, const sim::Percentiles& p) {
   char buf[160];

@@ -11,15 +11,16 @@
 #include <utility>
 
 #include "core/check.h"
+#include "core/perf/step_timer.h"
 #include "core/rng.h"
 #include "core/topology/cluster_topology.h"
 #include "planner/sla_planner.h"
 #include "runtime/router/block_hash.h"
+#include "runtime/router/plan_router.h"
 #include "runtime/router/router.h"
 #include "runtime/worker/engine_scheduler.h"
 #include "sim/event_queue.h"
 #include "sim/network_model.h"
-#include "sim/step_timer.h"
 
 namespace dynamo::sim {
 namespace {
@@ -63,7 +64,7 @@ struct Worker {
 };
 
 struct Pool {
-  std::unique_ptr<StepTimer> timer;
+  std::unique_ptr<perf::StepTimer> timer;
   const WorkerPoolSpec* spec = nullptr;
   int32_t block_size = 16;
   bool emit_kv_events = false;
@@ -99,7 +100,7 @@ class Simulation {
   Status BuildWorkers();
   Status MakeRouters();
   Status MakePlanner();
-  StatusOr<router::Router> MakeRouter(WorkerRole role, const char* stream);
+  StatusOr<router::Router> MakeRouter(WorkerRole role);
   // Creates a worker of pool `pi` on `gpus` (active, or starting under the planner).
   int AddWorker(int pi, std::vector<GpuId> gpus, WorkerState state);
   router::Router* RouterFor(WorkerRole role);
@@ -274,36 +275,8 @@ void Simulation::CountShareableBlocks() {
   }
 }
 
-StatusOr<router::Router> Simulation::MakeRouter(WorkerRole role, const char* stream) {
-  ASSIGN_OR_RETURN(router::Policy policy, router::ParsePolicy(plan_.router.policy));
-  router::Router::Config cfg;
-  cfg.policy = policy;
-  cfg.seed = Mix64(opt_.seed ^ HashName(stream));
-  cfg.overlap_weight = plan_.router.overlap_weight;
-  cfg.temperature = plan_.router.temperature;
-  cfg.queue_threshold = plan_.router.queue_threshold;
-  cfg.assume_kv_reuse = plan_.router.assume_kv_reuse;
-  cfg.decay_by_progress = plan_.router.decay_by_progress;
-  for (const WorkerPoolSpec& p : plan_.workers) {
-    if (p.role == role) cfg.block_size = p.block_size;
-  }
-  if (role == WorkerRole::kPrefill) {
-    // Prefill workers hold a request only until its KV leaves: prefill load and overlap decide.
-    cfg.track_active_blocks = false;
-  } else if (role == WorkerRole::kDecode) {
-    cfg.queue_threshold = 0;  // the prefill router already queued
-    if (!plan_.disagg.conditional) {
-      // The KV arrives from the prefill worker: balance decode load only (Dynamo's decode
-      // stage). Under conditional disaggregation the decode worker may prefill, so the full
-      // cost applies.
-      cfg.overlap_weight = 0;
-      cfg.assume_kv_reuse = false;
-      cfg.track_prefill_tokens = false;
-    }
-  }
-  auto r = router::Router::Create(cfg);
-  if (!r.ok()) return r.status().WithContext(plan_.source + ": $.router");
-  return r;
+StatusOr<router::Router> Simulation::MakeRouter(WorkerRole role) {
+  return router::MakeRouterFor(plan_, role, opt_.seed);
 }
 
 router::Router* Simulation::RouterFor(WorkerRole role) {
@@ -320,12 +293,12 @@ router::Router* Simulation::RouterFor(WorkerRole role) {
 
 Status Simulation::MakeRouters() {
   if (plan_.disaggregated()) {
-    ASSIGN_OR_RETURN(router::Router pr, MakeRouter(WorkerRole::kPrefill, "router.prefill"));
-    ASSIGN_OR_RETURN(router::Router dr, MakeRouter(WorkerRole::kDecode, "router.decode"));
+    ASSIGN_OR_RETURN(router::Router pr, MakeRouter(WorkerRole::kPrefill));
+    ASSIGN_OR_RETURN(router::Router dr, MakeRouter(WorkerRole::kDecode));
     prefill_router_.emplace(std::move(pr));
     decode_router_.emplace(std::move(dr));
   } else {
-    ASSIGN_OR_RETURN(router::Router ar, MakeRouter(WorkerRole::kAggregated, "router"));
+    ASSIGN_OR_RETURN(router::Router ar, MakeRouter(WorkerRole::kAggregated));
     agg_router_.emplace(std::move(ar));
   }
   return Status::Ok();
@@ -389,7 +362,7 @@ Status Simulation::BuildWorkers() {
       return model.status().WithContext(plan_.source + ": $.workers[" + std::to_string(pi) + "]");
     }
     Pool pool;
-    pool.timer = std::make_unique<StepTimer>(std::move(*model), spec.max_num_seqs);
+    pool.timer = std::make_unique<perf::StepTimer>(std::move(*model), spec.max_num_seqs);
     pool.spec = &spec;
     pool.block_size = spec.block_size;
     pool.emit_kv_events = RouterFor(spec.role)->wants_kv_events();

@@ -376,4 +376,19 @@ std::vector<LooPoint> PerfModel::LeaveOneOut(std::string_view family) const {
   return out;
 }
 
+StatusOr<std::shared_ptr<const PerfModel>> OpenPerfModel(const std::string& db_path,
+                                                         const GpuSpec& gpu,
+                                                         const std::string& whose) {
+  if (db_path.empty()) return std::make_shared<const PerfModel>(PerfModel::Analytic(gpu));
+  ASSIGN_OR_RETURN(auto db, PerfDb::Open(db_path, PerfDb::Mode::kReadOnly));
+  ASSIGN_OR_RETURN(PerfModel m, PerfModel::FromDb(*db));
+  const std::string& dev_gpu = m.device().catalog_gpu;
+  if (!dev_gpu.empty() && dev_gpu != gpu.name) {
+    return InvalidArgument("--perf-db " + db_path + ": measured on " + dev_gpu + ", but " + whose +
+                           " is " + gpu.name + "; use a database of " + gpu.name +
+                           " or drop --perf-db");
+  }
+  return std::make_shared<const PerfModel>(std::move(m));
+}
+
 }  // namespace dynamo::perf

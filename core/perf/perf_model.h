@@ -103,4 +103,11 @@ class PerfModel {
   std::map<std::pair<int, std::string>, size_t> partition_index_;  // (family, key) -> index
 };
 
+// The model that prices steps: the database at `db_path` (read-only), or the analytic model of
+// `gpu` when the path is empty. `whose` names where the GPU came from in the mismatch message
+// ("the plan's system.gpu", "--gpu").
+StatusOr<std::shared_ptr<const PerfModel>> OpenPerfModel(const std::string& db_path,
+                                                         const GpuSpec& gpu,
+                                                         const std::string& whose);
+
 }  // namespace dynamo::perf

@@ -126,6 +126,46 @@ void EngineScheduler::ReleaseKv(Time /*now*/, RequestId id) {
   ReleaseSlot(s);
 }
 
+bool EngineScheduler::Cancel(Time /*now*/, RequestId id) {
+  DYNAMO_CHECK(!in_flight_);
+  uint32_t slot = 0;
+  while (slot < slots_.size() && (slots_[slot].phase == Phase::kFree || slots_[slot].id != id)) {
+    ++slot;
+  }
+  if (slot == slots_.size()) return false;
+  Slot& s = slots_[slot];
+  const auto drop = [slot](auto& list) {
+    const auto it = std::find(list.begin(), list.end(), slot);
+    DYNAMO_CHECK(it != list.end());
+    list.erase(it);
+  };
+  switch (s.phase) {
+    case Phase::kFree:
+      return false;
+    case Phase::kWaiting:
+      drop(waiting_);
+      if (!s.kv_remote) waiting_prefill_tokens_ -= TokensToCompute(s);
+      break;
+    case Phase::kAwaitingKv:
+      --num_reserved_;
+      break;
+    case Phase::kKvReady:
+      drop(ready_);
+      --num_reserved_;
+      break;
+    case Phase::kRunning:
+      drop(running_);
+      break;
+    case Phase::kHeld:
+      --num_held_;
+      break;
+  }
+  by_id_.erase(id);  // present for remote-KV and held requests only
+  blocks_.Free(s.table);
+  ReleaseSlot(slot);
+  return true;
+}
+
 bool EngineScheduler::step_in_flight() const { return in_flight_; }
 
 bool EngineScheduler::idle() const {

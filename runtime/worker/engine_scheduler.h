@@ -147,6 +147,12 @@ class EngineScheduler {
   // Prefill role: the KV of a prefill-done request has been sent; free its blocks.
   void ReleaseKv(Time now, RequestId id);
 
+  // Drops request `id` wherever it is (waiting, awaiting or holding remote KV, running, held
+  // after prefill) and frees its blocks: a client that went away, or a request migrated off this
+  // worker. Blocks it committed to the prefix cache stay cached. False when the id is unknown
+  // (already finished). O(live requests). Precondition: no step in flight (a driver defers the
+  // cancel of a request in the running batch until StepDone, and ignores its tokens).
+  bool Cancel(Time now, RequestId id);
   // Precondition: no step in flight (StepDone called for the previous non-empty plan).
   const StepPlan& Schedule(Time now);
   // Precondition: the last Schedule returned a non-empty plan.

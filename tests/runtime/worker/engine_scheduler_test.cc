@@ -471,12 +471,13 @@ struct Tracked {
   bool remote = false;     // KV not yet local
   int64_t context = -1;    // tokens in KV; -1: not running
   int finished = 0;
+  bool cancelled = false;
 };
 
 // What the runs exercised, so the test can tell it covered the interesting paths.
 struct Coverage {
   int64_t steps = 0, preemptions = 0, resumed = 0, reservations = 0, releases = 0;
-  int64_t prefix_hits = 0, chunks = 0, rejected = 0, finished = 0;
+  int64_t prefix_hits = 0, chunks = 0, rejected = 0, finished = 0, cancelled = 0;
 };
 
 void RunSchedulerProperty(uint64_t seed, Coverage& cov) {
@@ -554,6 +555,20 @@ void RunSchedulerProperty(uint64_t seed, Coverage& cov) {
     } else if (action < 4 && !held.empty()) {
       s.ReleaseKv(T(clock++), RequestId(take(held)));
       ++cov.releases;
+    } else if (action == 4 && rng.Below(3) == 0 && !s.step_in_flight() && added > 0) {
+      // Cancel any request: a live one is dropped wherever it is, a finished one is unknown.
+      const uint64_t id = rng.UniformInt(1, added);
+      const auto it = reqs.find(id);
+      const bool live =
+          it != reqs.end() && !it->second.cancelled &&
+          (it->second.finished == 0 || std::find(held.begin(), held.end(), id) != held.end());
+      ASSERT_EQ(s.Cancel(T(clock++), RequestId(id)), live) << "request " << id;
+      if (live) {
+        it->second.cancelled = true;
+        std::erase(reserved, id);
+        std::erase(held, id);
+        ++cov.cancelled;
+      }
     } else if (!s.step_in_flight()) {
       const StepPlan& p = s.Schedule(T(clock++));
       ASSERT_LE(p.num_tokens, c.max_num_batched_tokens);
@@ -629,6 +644,7 @@ void RunSchedulerProperty(uint64_t seed, Coverage& cov) {
   }
   ASSERT_TRUE(s.idle()) << "not drained: " << added << " added";
   for (const auto& [id, t] : reqs) {
+    if (t.cancelled) continue;
     EXPECT_EQ(t.finished, 1) << "request " << id;
     EXPECT_EQ(t.next_index, t.max_output + 1) << "request " << id;
   }
@@ -643,12 +659,12 @@ TEST(EngineSchedulerProperty, EveryRequestFinishesOnceAndBlocksAreConserved) {
   }
   std::printf(
       "steps %lld preemptions %lld resumed %lld reservations %lld releases %lld "
-      "prefix hits %lld chunks %lld rejected %lld finished %lld\n",
+      "prefix hits %lld chunks %lld rejected %lld finished %lld cancelled %lld\n",
       static_cast<long long>(cov.steps), static_cast<long long>(cov.preemptions),
       static_cast<long long>(cov.resumed), static_cast<long long>(cov.reservations),
       static_cast<long long>(cov.releases), static_cast<long long>(cov.prefix_hits),
       static_cast<long long>(cov.chunks), static_cast<long long>(cov.rejected),
-      static_cast<long long>(cov.finished));
+      static_cast<long long>(cov.finished), static_cast<long long>(cov.cancelled));
   EXPECT_GT(cov.preemptions, 100);
   EXPECT_GT(cov.resumed, 100);
   EXPECT_GT(cov.reservations, 100);
@@ -656,6 +672,7 @@ TEST(EngineSchedulerProperty, EveryRequestFinishesOnceAndBlocksAreConserved) {
   EXPECT_GT(cov.prefix_hits, 100);
   EXPECT_GT(cov.chunks, 100);
   EXPECT_GT(cov.rejected, 10);
+  EXPECT_GT(cov.cancelled, 100);
 }
 
 }  // namespace

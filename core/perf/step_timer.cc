@@ -1,4 +1,4 @@
-#include "sim/step_timer.h"
+#include "core/perf/step_timer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 
 #include "core/check.h"
 
-namespace dynamo::sim {
+namespace dynamo::perf {
 namespace {
 
 // KV lengths up to kExact are tabulated at every integer; above, at 16 points per octave:
@@ -81,4 +81,4 @@ Duration StepTimer::StepTime(const perf::BatchComposition& batch) {
   return Duration::Nanos(std::llround(us * 1e3));
 }
 
-}  // namespace dynamo::sim
+}  // namespace dynamo::perf

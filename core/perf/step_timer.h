@@ -1,9 +1,9 @@
 #pragma once
-// StepTimer: step durations for the simulator, from the step-latency model, fast enough for
-// millions of steps per second. A decode-only step depends on (sequences, mean KV length); the
-// timer tabulates it lazily on a grid of 16 points per octave of KV length and interpolates
-// linearly between grid points (decode time is close to linear in KV length between points
-// 3-6% apart, so the interpolation error is far below the model's own). Steps with prefill
+// StepTimer: step durations for the simulator and the mock engine, from the step-latency model,
+// fast enough for millions of steps per second. A decode-only step depends on (sequences, mean KV
+// length); the timer tabulates it lazily on a grid of 16 points per octave of KV length and
+// interpolates linearly between grid points (decode time is close to linear in KV length between
+// points 3-6% apart, so the interpolation error is far below the model's own). Steps with prefill
 // chunks go to the model's exact memo.
 //
 // One timer per worker pool (replicas share it). Not thread-safe.
@@ -13,7 +13,7 @@
 #include "core/perf/step_latency.h"
 #include "core/time.h"
 
-namespace dynamo::sim {
+namespace dynamo::perf {
 
 class StepTimer {
  public:
@@ -34,4 +34,4 @@ class StepTimer {
   perf::LatencySource worst_ = perf::LatencySource::kMeasured;
 };
 
-}  // namespace dynamo::sim
+}  // namespace dynamo::perf

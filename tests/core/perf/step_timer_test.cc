@@ -1,4 +1,4 @@
-#include "sim/step_timer.h"
+#include "core/perf/step_timer.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include "core/hardware/gpu_spec.h"
 #include "core/model/model_catalog.h"
 
-namespace dynamo::sim {
+namespace dynamo::perf {
 namespace {
 
 perf::StepLatencyModel Model(const char* model, int tp) {
@@ -57,4 +57,4 @@ TEST(StepTimerTest, StepsWithPromptChunksAreExact) {
 }
 
 }  // namespace
-}  // namespace dynamo::sim
+}  // namespace dynamo::perf
