@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 SIM := $(BUILD_DIR)/cli/dynamo-sim
 
-.PHONY: demo test test-sanitize build bench format clean
+.PHONY: demo test test-sanitize test-tsan build bench format clean
 
 build:
 	@bash scripts/setup.sh
@@ -31,6 +31,12 @@ test-sanitize:
 	@bash scripts/test_tools.sh
 	@cd build-asan && ctest --output-on-failure -j "$$(nproc)"
 
+# The runtime (threads, sockets, processes) again under ThreadSanitizer: its tests only.
+test-tsan:
+	@BUILD_DIR=build-tsan BUILD_TARGET=runtime_tests \
+		EXTRA_CMAKE_ARGS="-DDYNAMO_SANITIZE=thread -DDYNAMO_BUILD_BENCHMARKS=OFF" bash scripts/setup.sh
+	@cd build-tsan && ctest --output-on-failure -L runtime -j "$$(nproc)"
+
 bench: build
 	@bash scripts/bench.sh
 
@@ -38,4 +44,4 @@ format:
 	@git ls-files '*.h' '*.cc' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR) build-asan .venv-test
+	rm -rf $(BUILD_DIR) build-asan build-tsan .venv-test

@@ -4,14 +4,15 @@
 #   scripts/setup.sh            install + configure + build
 #   scripts/setup.sh --deps     install only
 # Environment: BUILD_DIR (default build), BUILD_TYPE (default RelWithDebInfo), CI=true turns
-# warnings into errors, EXTRA_CMAKE_ARGS are passed to cmake.
+# warnings into errors, EXTRA_CMAKE_ARGS are passed to cmake, BUILD_TARGET builds one target
+# (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libeigen3-dev libboost-graph-dev libsqlite3-dev libcli11-dev nlohmann-json3-dev libxxhash-dev
-  libucx-dev ucx-utils libgtest-dev libgmock-dev libbenchmark-dev python3-venv
+  libucx-dev ucx-utils libgtest-dev libgmock-dev libbenchmark-dev python3-venv curl
 )
 
 missing=()
@@ -39,5 +40,5 @@ WERROR=OFF
 # shellcheck disable=SC2086
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" -DDYNAMO_WERROR="$WERROR" \
   ${EXTRA_CMAKE_ARGS:-} >/dev/null
-cmake --build "$BUILD_DIR" -j "$(nproc)" | grep -Ev '^\[[0-9]+/[0-9]+\] ' || true
+cmake --build "$BUILD_DIR" -j "$(nproc)" ${BUILD_TARGET:+--target "$BUILD_TARGET"} | grep -Ev '^\[[0-9]+/[0-9]+\] ' || true
 test "${PIPESTATUS[0]}" -eq 0

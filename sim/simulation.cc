@@ -307,15 +307,7 @@ Status Simulation::MakeRouters() {
 int Simulation::AddWorker(int pi, std::vector<GpuId> gpus, WorkerState state) {
   const Pool& pool = pools_[static_cast<size_t>(pi)];
   const WorkerPoolSpec& spec = *pool.spec;
-  worker::EngineConfig ec;
-  ec.role = spec.role;
-  ec.max_num_seqs = spec.max_num_seqs;
-  ec.max_num_batched_tokens = spec.max_num_batched_tokens;
-  ec.block_size = spec.block_size;
-  ec.num_blocks = spec.memory.kv_blocks;
-  ec.enable_prefix_caching = spec.enable_prefix_caching;
-  ec.enable_chunked_prefill = spec.enable_chunked_prefill;
-  ec.emit_kv_events = pool.emit_kv_events;
+  const worker::EngineConfig ec = worker::EngineConfigFor(spec, pool.emit_kv_events);
   Worker w;
   w.pool = pi;
   w.role = spec.role;

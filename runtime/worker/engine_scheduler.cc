@@ -54,6 +54,19 @@ void EngineScheduler::ReleaseSlot(uint32_t slot) {
   free_slots_.push_back(slot);
 }
 
+EngineConfig EngineConfigFor(const WorkerPoolSpec& pool, bool emit_kv_events) {
+  EngineConfig ec;
+  ec.role = pool.role;
+  ec.max_num_seqs = pool.max_num_seqs;
+  ec.max_num_batched_tokens = pool.max_num_batched_tokens;
+  ec.block_size = pool.block_size;
+  ec.num_blocks = pool.memory.kv_blocks;
+  ec.enable_prefix_caching = pool.enable_prefix_caching;
+  ec.enable_chunked_prefill = pool.enable_chunked_prefill;
+  ec.emit_kv_events = emit_kv_events;
+  return ec;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Entry points
 

@@ -58,6 +58,10 @@ struct EngineConfig {
   bool emit_kv_events = false;
 };
 
+// The engine settings of one worker of `pool` (limits, block size, KV capacity from the plan's
+// memory model): the one mapping both the simulator and dynamo-run's workers use.
+EngineConfig EngineConfigFor(const WorkerPoolSpec& pool, bool emit_kv_events);
+
 struct EngineRequest {
   RequestId id;
   int32_t prompt_tokens = 0;      // > 0

@@ -1,0 +1,456 @@
+#include "runtime/service/worker_service.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "core/perf/step_timer.h"
+#include "runtime/api/mock_tokenizer.h"
+#include "runtime/net/connection.h"
+#include "runtime/router/plan_router.h"
+#include "runtime/service/run_dir.h"
+#include "runtime/worker/engine_scheduler.h"
+
+namespace dynamo::service {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using net::Connection;
+
+class WorkerService::Impl {
+ public:
+  Impl(asio::io_context& io, WorkerOptions options, worker::EngineConfig engine,
+       perf::StepTimer timer)
+      : io_(io),
+        opt_(std::move(options)),
+        sched_(engine),
+        timer_(std::move(timer)),
+        acceptor_(io),
+        step_timer_(io),
+        load_timer_(io),
+        beat_timer_(io),
+        epoch_(std::chrono::steady_clock::now()) {}
+
+  ~Impl() {
+    for (const auto& c : conns_) c->Abort();
+  }
+  Status Listen();
+  void Start();
+  void Drain(std::function<void()> done);
+  uint16_t port() const { return port_; }
+  const std::string& name() const { return opt_.name; }
+  const WorkerStats& stats() const { return stats_; }
+  void set_registry(std::optional<RunDir> dir, Registration reg) {
+    run_dir_ = std::move(dir);
+    reg_ = std::move(reg);
+  }
+  net::Hello hello;
+
+ private:
+  struct Live {
+    std::weak_ptr<Connection> conn;  // who asked; tokens go back there
+    uint64_t seed = 0;
+    bool cancelled = false;  // cancel deferred until the step in flight completes
+  };
+
+  Time Now() const {
+    return Time::FromNanos(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::steady_clock::now() - epoch_)
+                               .count());
+  }
+  void Accept();
+  void OnMessage(const std::shared_ptr<Connection>& conn, net::Message&& m);
+  void OnAdd(const std::shared_ptr<Connection>& conn, net::AddRequest&& r);
+  void OnCancel(uint64_t id);
+  void OnConnectionClosed(const Connection* conn);
+  void MaybeStep();
+  void OnStepDone();
+  void FlushKvEvents();
+  void SendLoad();
+  void Beat();
+  void MaybeFinishDrain();
+  void Reject(const std::shared_ptr<Connection>& conn, uint64_t id, std::string reason);
+
+  asio::io_context& io_;
+  WorkerOptions opt_;
+  worker::EngineScheduler sched_;
+  perf::StepTimer timer_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer step_timer_, load_timer_, beat_timer_;
+  std::chrono::steady_clock::time_point epoch_;
+  uint16_t port_ = 0;
+  std::vector<std::shared_ptr<Connection>> conns_;
+  std::unordered_map<uint64_t, Live> live_;
+  std::vector<uint64_t> deferred_cancels_;
+  bool stepping_ = false;
+  bool draining_ = false;
+  bool done_ = false;
+  std::function<void()> on_drained_;
+  std::optional<RunDir> run_dir_;
+  Registration reg_;
+  WorkerStats stats_;
+  // Per-step scratch: reports by connection.
+  std::vector<std::pair<Connection*, net::StepReport>> reports_;
+};
+
+Status WorkerService::Impl::Listen() {
+  boost::system::error_code ec;
+  const asio::ip::address addr =
+      asio::ip::make_address(opt_.host == "localhost" ? "127.0.0.1" : opt_.host, ec);
+  if (ec) return InvalidArgument("--host " + opt_.host + ": not an IP address");
+  const tcp::endpoint ep(addr, opt_.port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return IoError("worker " + opt_.name + ": cannot listen on " + opt_.host + ":" +
+                   std::to_string(opt_.port) + ": " + ec.message());
+  }
+  port_ = acceptor_.local_endpoint().port();
+  return Status::Ok();
+}
+
+void WorkerService::Impl::Start() {
+  Accept();
+  SendLoad();
+  Beat();
+}
+
+void WorkerService::Impl::Accept() {
+  acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
+    if (ec) return;  // closed (drained) or a transient error: nothing to serve
+    std::shared_ptr<Connection> conn = Connection::Adopt(std::move(socket));
+    conns_.push_back(conn);
+    std::weak_ptr<Connection> weak = conn;
+    conn->Start(
+        [this, weak](net::Message&& m) {
+          if (auto c = weak.lock()) OnMessage(c, std::move(m));
+        },
+        [this, raw = conn.get()](const Status& why) {
+          if (!why.ok())
+            std::fprintf(stderr, "worker %s: %s\n", opt_.name.c_str(), why.ToString().c_str());
+          OnConnectionClosed(raw);
+        });
+    conn->Send(hello);
+    Accept();
+  });
+}
+
+void WorkerService::Impl::OnMessage(const std::shared_ptr<Connection>& conn, net::Message&& m) {
+  if (auto* add = std::get_if<net::AddRequest>(&m)) {
+    OnAdd(conn, std::move(*add));
+  } else if (auto* cancel = std::get_if<net::CancelRequest>(&m)) {
+    OnCancel(cancel->id);
+  } else if (std::holds_alternative<net::Drain>(m)) {
+    Drain(nullptr);
+  } else {
+    std::fprintf(stderr, "worker %s: unexpected %s message from %s; closing it\n",
+                 opt_.name.c_str(), net::MessageName(m), conn->peer().c_str());
+    conn->Close();
+  }
+}
+
+void WorkerService::Impl::Reject(const std::shared_ptr<Connection>& conn, uint64_t id,
+                                 std::string reason) {
+  ++stats_.rejected;
+  conn->Send(net::Rejected{id, std::move(reason)});
+}
+
+void WorkerService::Impl::OnAdd(const std::shared_ptr<Connection>& conn, net::AddRequest&& r) {
+  if (draining_) return Reject(conn, r.id, "worker " + opt_.name + " is draining");
+  if (live_.count(r.id) != 0) {
+    return Reject(conn, r.id, "request id " + std::to_string(r.id) + " is already on this worker");
+  }
+  const auto& cfg = sched_.config();
+  const int64_t max_hashes = r.prompt_tokens / cfg.block_size;
+  if (r.prompt_tokens <= 0 || r.max_output_tokens < 1 || r.generated_tokens < 0 ||
+      r.generated_tokens >= r.max_output_tokens ||
+      static_cast<int64_t>(r.block_hashes.size()) > max_hashes ||
+      std::find(r.block_hashes.begin(), r.block_hashes.end(), 0) != r.block_hashes.end()) {
+    return Reject(conn, r.id, "malformed request (tokens or block hashes out of range)");
+  }
+  worker::EngineRequest er;
+  er.id = RequestId(r.id);
+  er.prompt_tokens = r.prompt_tokens;
+  er.max_output_tokens =
+      cfg.role == WorkerRole::kPrefill ? r.generated_tokens + 1 : r.max_output_tokens;
+  er.generated_tokens = r.generated_tokens;
+  er.block_hashes = std::move(r.block_hashes);
+  if (sched_.Add(Now(), std::move(er)) != worker::AddResult::kAccepted) {
+    const int64_t need = sched_.blocks().BlocksFor(int64_t{r.prompt_tokens} + r.max_output_tokens);
+    return Reject(conn, r.id,
+                  "prompt of " + std::to_string(r.prompt_tokens) + " tokens + " +
+                      std::to_string(r.max_output_tokens) + " output tokens needs " +
+                      std::to_string(need) + " KV blocks; worker " + opt_.name + " has " +
+                      std::to_string(sched_.blocks().num_blocks()));
+  }
+  ++stats_.requests;
+  live_[r.id] = Live{conn, r.generation_seed, false};
+  MaybeStep();
+}
+
+void WorkerService::Impl::OnCancel(uint64_t id) {
+  const auto it = live_.find(id);
+  if (it == live_.end() || it->second.cancelled) return;
+  if (stepping_) {
+    it->second.cancelled = true;  // the step in flight may hold it: cancel once it completes
+    deferred_cancels_.push_back(id);
+    return;
+  }
+  sched_.Cancel(Now(), RequestId(id));
+  live_.erase(it);
+  ++stats_.cancelled;
+  FlushKvEvents();
+  MaybeStep();  // freed blocks may admit others
+  MaybeFinishDrain();
+}
+
+void WorkerService::Impl::OnConnectionClosed(const Connection* conn) {
+  std::erase_if(conns_, [conn](const std::shared_ptr<Connection>& c) { return c.get() == conn; });
+  std::vector<uint64_t> orphans;
+  for (const auto& [id, live] : live_) {
+    const std::shared_ptr<Connection> c = live.conn.lock();
+    if (!c || c.get() == conn) orphans.push_back(id);
+  }
+  std::sort(orphans.begin(), orphans.end());
+  for (uint64_t id : orphans) OnCancel(id);
+}
+
+void WorkerService::Impl::MaybeStep() {
+  if (stepping_ || done_) return;
+  const worker::StepPlan& plan = sched_.Schedule(Now());
+  reports_.clear();
+  const auto report_for = [this](uint64_t id) -> net::StepReport* {
+    const auto it = live_.find(id);
+    if (it == live_.end()) return nullptr;
+    const std::shared_ptr<Connection> c = it->second.conn.lock();
+    if (!c) return nullptr;
+    for (auto& [conn, rep] : reports_) {
+      if (conn == c.get()) return &rep;
+    }
+    reports_.emplace_back(c.get(), net::StepReport{});
+    return &reports_.back().second;
+  };
+  for (const worker::Admission& a : plan.admitted) {
+    if (a.resumed) continue;
+    if (net::StepReport* rep = report_for(a.id.value())) {
+      rep->admitted.push_back({a.id.value(), a.cached_tokens});
+    }
+  }
+  stats_.preemptions += static_cast<int64_t>(plan.preempted.size());
+  FlushKvEvents();  // evictions made room for this step
+  if (plan.empty()) {
+    // Admissions without a step (nothing runnable) are reported right away.
+    for (auto& [conn, rep] : reports_) {
+      for (const auto& c : conns_) {
+        if (c.get() == conn) c->Send(rep);
+      }
+    }
+    reports_.clear();
+    return;
+  }
+  stepping_ = true;
+  ++stats_.steps;
+  const Duration model = timer_.StepTime(plan.batch);
+  const auto wait = std::chrono::nanoseconds(
+      static_cast<int64_t>(static_cast<double>(model.nanos()) * opt_.time_scale));
+  step_timer_.expires_after(wait);
+  step_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;  // cancelled: shutting down
+    OnStepDone();
+  });
+}
+
+void WorkerService::Impl::OnStepDone() {
+  stepping_ = false;
+  const worker::StepOutcome& out = sched_.StepDone(Now());
+  for (const worker::TokenOut& t : out.tokens) {
+    const auto it = live_.find(t.id.value());
+    if (it == live_.end() || it->second.cancelled) continue;
+    const std::shared_ptr<Connection> c = it->second.conn.lock();
+    if (!c) continue;
+    net::StepReport* rep = nullptr;
+    for (auto& [conn, r] : reports_) {
+      if (conn == c.get()) rep = &r;
+    }
+    if (rep == nullptr) {
+      reports_.emplace_back(c.get(), net::StepReport{});
+      rep = &reports_.back().second;
+    }
+    rep->tokens.push_back(
+        {t.id.value(), t.index, api::MockTokenId(it->second.seed, t.index), t.finished});
+    ++stats_.tokens;
+  }
+  for (RequestId id : out.finished) {
+    const auto it = live_.find(id.value());
+    if (it == live_.end()) continue;
+    if (sched_.config().role == WorkerRole::kPrefill) continue;  // KV held until released
+    if (!it->second.cancelled) ++stats_.finished;
+    live_.erase(it);
+  }
+  for (auto& [conn, rep] : reports_) {
+    for (const auto& c : conns_) {
+      if (c.get() == conn) c->Send(rep);
+    }
+  }
+  reports_.clear();
+  FlushKvEvents();  // blocks cached by this step
+  // Cancels that arrived during the step.
+  std::vector<uint64_t> cancels;
+  cancels.swap(deferred_cancels_);
+  for (uint64_t id : cancels) {
+    const auto it = live_.find(id);
+    if (it == live_.end()) continue;  // it finished in this step
+    sched_.Cancel(Now(), RequestId(id));
+    live_.erase(it);
+    ++stats_.cancelled;
+  }
+  if (!cancels.empty()) FlushKvEvents();
+  MaybeStep();
+  MaybeFinishDrain();
+}
+
+void WorkerService::Impl::FlushKvEvents() {
+  worker::KvEventLog& log = sched_.blocks().events();
+  if (log.events.empty()) return;
+  net::KvEvents msg;
+  msg.events.reserve(log.events.size());
+  for (const worker::KvEvent& e : log.events) {
+    const auto h = log.HashesOf(e);
+    msg.events.push_back({e.kind == worker::KvEvent::Kind::kStored, {h.begin(), h.end()}});
+  }
+  log.Clear();
+  for (const auto& c : conns_) c->Send(msg);
+}
+
+void WorkerService::Impl::SendLoad() {
+  if (done_) return;
+  const worker::EngineLoad l = sched_.load();
+  const net::Load msg{l.running, l.waiting, l.used_blocks, l.total_blocks, draining_};
+  for (const auto& c : conns_) c->Send(msg);
+  load_timer_.expires_after(std::chrono::nanoseconds(opt_.load_interval.nanos()));
+  load_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) SendLoad();
+  });
+}
+
+void WorkerService::Impl::Beat() {
+  if (done_ || !run_dir_) return;
+  ++reg_.heartbeat;
+  const Status st = run_dir_->WriteRegistration(reg_);
+  if (!st.ok()) std::fprintf(stderr, "worker %s: %s\n", opt_.name.c_str(), st.ToString().c_str());
+  beat_timer_.expires_after(std::chrono::nanoseconds(opt_.heartbeat_interval.nanos()));
+  beat_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) Beat();
+  });
+}
+
+void WorkerService::Impl::Drain(std::function<void()> done) {
+  if (done && !on_drained_) on_drained_ = std::move(done);
+  if (draining_) {
+    MaybeFinishDrain();
+    return;
+  }
+  draining_ = true;
+  for (const auto& c : conns_) {
+    const worker::EngineLoad l = sched_.load();
+    c->Send(net::Load{l.running, l.waiting, l.used_blocks, l.total_blocks, true});
+  }
+  MaybeFinishDrain();
+}
+
+void WorkerService::Impl::MaybeFinishDrain() {
+  if (!draining_ || done_ || !live_.empty() || stepping_) return;
+  done_ = true;
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+  step_timer_.cancel();
+  load_timer_.cancel();
+  beat_timer_.cancel();
+  if (run_dir_) {
+    const Status st = run_dir_->RemoveRegistration(reg_.name);
+    if (!st.ok()) std::fprintf(stderr, "worker %s: %s\n", opt_.name.c_str(), st.ToString().c_str());
+  }
+  std::vector<std::shared_ptr<Connection>> conns;
+  conns.swap(conns_);
+  for (const auto& c : conns) c->Close();
+  if (on_drained_) {
+    std::function<void()> cb = std::move(on_drained_);
+    asio::post(io_, std::move(cb));
+  }
+  if (opt_.on_drained) asio::post(io_, opt_.on_drained);
+}
+
+StatusOr<std::unique_ptr<WorkerService>> WorkerService::Create(
+    asio::io_context& io, const Plan& plan, std::shared_ptr<const perf::PerfModel> perf,
+    WorkerOptions options) {
+  if (options.pool < 0 || options.pool >= static_cast<int32_t>(plan.workers.size())) {
+    return InvalidArgument("--pool " + std::to_string(options.pool) + ": the plan has " +
+                           std::to_string(plan.workers.size()) + " pool(s); use 0.." +
+                           std::to_string(plan.workers.size() - 1));
+  }
+  if (!(options.time_scale > 0)) {
+    return InvalidArgument("--time-scale " + std::to_string(options.time_scale) +
+                           ": must be > 0 (1 = the model's time)");
+  }
+  const WorkerPoolSpec& spec = plan.workers[static_cast<size_t>(options.pool)];
+  if (options.name.empty()) {
+    options.name =
+        std::string(WorkerRoleName(spec.role)) + "-" + std::to_string(options.pool) + "-" +
+        (options.replica >= 0 ? std::to_string(options.replica) : "p" + std::to_string(::getpid()));
+  }
+  const std::string where = plan.source + ": $.workers[" + std::to_string(options.pool) + "]";
+  perf::WorkerConfig wc{spec.parallelism, plan.weight_dtype, plan.kv_dtype};
+  auto model = perf::StepLatencyModel::Create(plan.model, wc, std::move(perf));
+  if (!model.ok()) return model.status().WithContext(where);
+  ASSIGN_OR_RETURN(router::Router router, router::MakeRouterFor(plan, spec.role, 0));
+
+  const worker::EngineConfig ec = worker::EngineConfigFor(spec, router.wants_kv_events());
+  if (ec.num_blocks <= 0) {
+    return FailedPrecondition(where + ": no KV cache blocks fit on the worker's GPUs");
+  }
+
+  auto impl = std::make_unique<Impl>(io, options, ec,
+                                     perf::StepTimer(std::move(*model), spec.max_num_seqs));
+  RETURN_IF_ERROR(impl->Listen());
+  impl->hello.name = options.name;
+  impl->hello.role = spec.role;
+  impl->hello.pool = options.pool;
+  impl->hello.max_num_batched_tokens = spec.max_num_batched_tokens;
+  impl->hello.block_size = spec.block_size;
+  impl->hello.num_blocks = ec.num_blocks;
+  impl->hello.pid = static_cast<uint32_t>(::getpid());
+  if (!options.run_dir.empty()) {
+    ASSIGN_OR_RETURN(RunDir dir, RunDir::Open(options.run_dir, /*create=*/false));
+    Registration reg;
+    reg.name = options.name;
+    reg.pool = options.pool;
+    reg.replica = options.replica;
+    reg.role = spec.role;
+    reg.host = options.host;
+    reg.port = impl->port();
+    reg.pid = static_cast<uint32_t>(::getpid());
+    impl->set_registry(std::move(dir), std::move(reg));
+  }
+  impl->Start();
+  return std::unique_ptr<WorkerService>(new WorkerService(std::move(impl)));
+}
+
+WorkerService::WorkerService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+WorkerService::~WorkerService() = default;
+uint16_t WorkerService::port() const { return impl_->port(); }
+const std::string& WorkerService::name() const { return impl_->name(); }
+void WorkerService::Drain(std::function<void()> done) { impl_->Drain(std::move(done)); }
+const WorkerStats& WorkerService::stats() const { return impl_->stats(); }
+
+}  // namespace dynamo::service
