@@ -22,6 +22,7 @@
 #include <variant>
 
 #include "core/file_io.h"
+#include "core/workload/csv.h"
 
 namespace dynamo::configurator {
 namespace {
@@ -419,20 +420,10 @@ StatusOr<CandidateResult> CandidateFromCells(const std::vector<Cell>& cells) {
 // ---------------------------------------------------------------------------------------------
 // CSV (RFC 4180 quoting; "\n" line ends).
 
-std::string CsvText(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char ch : s) {
-    if (ch == '"') q += '"';
-    q += ch;
-  }
-  return q + "\"";
-}
-
 std::string CsvCell(const Cell& c) {
   if (const int64_t* v = std::get_if<int64_t>(&c)) return ToText(*v);
   if (const double* v = std::get_if<double>(&c)) return ToText(*v);
-  if (const std::string* v = std::get_if<std::string>(&c)) return CsvText(*v);
+  if (const std::string* v = std::get_if<std::string>(&c)) return CsvQuote(*v);
   return "";
 }
 
@@ -473,8 +464,8 @@ std::string ParetoCsv(const SweepOutcome& o) {
                 ToText(b.load) + "," + ToText(b.rate_rps) + "," + ToText(b.ttft_ms) + "," +
                 ToText(b.itl_ms);
     }
-    out += ToText(c.id) + "," + CsvText(c.Label()) + "," + std::string(SweepModeName(c.mode)) +
-           "," + CsvText(c.router) + "," + ToText(c.gpus()) + "," + figures + "," +
+    out += ToText(c.id) + "," + CsvQuote(c.Label()) + "," + std::string(SweepModeName(c.mode)) +
+           "," + CsvQuote(c.router) + "," + ToText(c.gpus()) + "," + figures + "," +
            (r->chosen ? "1" : "0") + "\n";
   }
   return out;

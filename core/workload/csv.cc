@@ -34,4 +34,14 @@ bool SplitCsvLine(std::string_view line, std::vector<std::string>& fields) {
   return true;
 }
 
+std::string CsvQuote(std::string_view field) {
+  if (field.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(field);
+  std::string q = "\"";
+  for (const char ch : field) {
+    if (ch == '"') q += '"';
+    q += ch;
+  }
+  return q + "\"";
+}
+
 }  // namespace dynamo

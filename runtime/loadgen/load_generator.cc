@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "core/file_io.h"
+#include "core/workload/csv.h"
 #include "runtime/loadgen/http_client.h"
 #include "runtime/loadgen/prompt_tokens.h"
 #include "runtime/loadgen/sse_parser.h"
@@ -443,16 +444,6 @@ Json PctJson(const LoadSummary::Pct& p) {
   return {{"mean", p.mean}, {"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}, {"max", p.max}};
 }
 
-std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
 Status CheckOptions(const LoadOptions& o) {
   if (o.endpoint != "completions" && o.endpoint != "chat") {
     return InvalidArgument("endpoint '" + o.endpoint + "' is unknown; use completions or chat");
@@ -590,7 +581,7 @@ Status WriteRecordsCsv(const std::string& path, std::span<const RequestResult> r
                   r.max_tokens, r.output_tokens, r.usage_completion_tokens, r.scheduled_s, r.sent_s,
                   r.ttft_ms, itl_mean, itl_max, r.e2e_ms);
     out += line;
-    out += CsvField(r.error);
+    out += CsvQuote(r.error);
     out += '\n';
   }
   return WriteFileAtomic(path, out);
