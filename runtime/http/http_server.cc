@@ -34,6 +34,7 @@
 #include <boost/asio/socket_base.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <nlohmann/json.hpp>
 // GCC 12 with sanitizers reports a false -Wmaybe-uninitialized for boost::optional inside Beast's
 // parser (basic_parser::content_length_unchecked); the warning is about Boost's code, not ours.
 #pragma GCC diagnostic push
@@ -110,44 +111,11 @@ bool IsFramingHeader(std::string_view name) {
          EqualsIgnoreCase(name, "connection");
 }
 
-std::string JsonEscape(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(s.size() + 8);
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xf];
-          out += kHex[c & 0xf];
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
-
 std::string DefaultErrorBody(int status, std::string_view message) {
   const char* type = status >= 500 ? "server_error" : "invalid_request_error";
-  return "{\"error\":{\"message\":\"" + JsonEscape(message) + "\",\"type\":\"" + type +
-         "\",\"param\":null,\"code\":" + std::to_string(status) + "}}";
+  const nlohmann::json body = {
+      {"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", status}}}};
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 size_t SaturatingAdd(size_t a, size_t b) {

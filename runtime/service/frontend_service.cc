@@ -15,8 +15,10 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
 
 #include "core/file_io.h"
+#include "core/workload/csv.h"
 #include "runtime/api/mock_tokenizer.h"
 #include "runtime/api/openai_api.h"
 #include "runtime/http/http_server.h"
@@ -24,6 +26,7 @@
 #include "runtime/router/block_hash.h"
 #include "runtime/router/plan_router.h"
 #include "runtime/service/frontend_metrics.h"
+#include "runtime/service/real_clock.h"
 #include "runtime/service/run_dir.h"
 
 namespace dynamo::service {
@@ -36,8 +39,6 @@ namespace {
 constexpr uint32_t kNoWorker = UINT32_MAX;
 // A client that does not read its stream: beyond this much unsent output it is dropped.
 constexpr size_t kMaxClientBacklogBytes = 8u << 20;
-
-std::chrono::nanoseconds Chrono(Duration d) { return std::chrono::nanoseconds(d.nanos()); }
 
 std::string Hex(uint64_t v) {
   char b[17];
@@ -57,7 +58,7 @@ class FrontendService::Impl {
         scan_timer_(io),
         sweep_timer_(io),
         drain_timer_(io),
-        epoch_(std::chrono::steady_clock::now()) {}
+        flush_timer_(io) {}
 
   ~Impl() {
     for (auto& [id, w] : workers_) {
@@ -91,6 +92,7 @@ class FrontendService::Impl {
     WorkerState state = WorkerState::kConnecting;
     std::shared_ptr<Connection> conn;
     bool in_router = false;
+    int32_t max_num_batched_tokens = 8192;  // from its hello: the router's busy threshold
     net::Load load;
   };
   struct Pending {
@@ -121,17 +123,16 @@ class FrontendService::Impl {
     int32_t migration;
   };
 
-  Time Now() const {
-    return Time::FromNanos(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                               std::chrono::steady_clock::now() - epoch_)
-                               .count());
-  }
+  Time Now() const { return clock_.Now(); }
 
   // HTTP.
   void Handle(const http::HttpRequest& req, std::shared_ptr<http::HttpExchange> ex);
   void HandleGenerate(api::Endpoint endpoint, const http::HttpRequest& req,
                       std::shared_ptr<http::HttpExchange> ex);
   void HandleHealth(const std::shared_ptr<http::HttpExchange>& ex);
+  // The gauges, derived from the request and worker tables when scraped (no counts to keep in
+  // step with every state change).
+  void RefreshGauges();
   static void RespondError(http::HttpExchange& ex, int status, std::string_view message,
                            std::string_view type = "invalid_request_error");
 
@@ -142,7 +143,9 @@ class FrontendService::Impl {
   void RetryParked();
   void OnStep(uint32_t w, net::StepReport& rep);
   void OnRejected(uint32_t w, const net::Rejected& r);
-  void EmitToken(uint64_t id, Pending& p, const net::TokenOut& t);
+  // Sends (or, not streaming, keeps) one token. False when the request is gone after it (a
+  // client that stopped reading is dropped): `p` is then dangling.
+  bool EmitToken(uint64_t id, Pending& p, const net::TokenOut& t, bool last);
   void Complete(uint64_t id);
   void Fail(uint64_t id, int status, const std::string& message);
   void OnClientGone(uint64_t id);
@@ -176,8 +179,8 @@ class FrontendService::Impl {
   std::optional<RunDir> run_dir_;
   int32_t block_size_ = 16;
   int32_t planned_workers_ = 0;
-  asio::steady_timer scan_timer_, sweep_timer_, drain_timer_;
-  std::chrono::steady_clock::time_point epoch_;
+  asio::steady_timer scan_timer_, sweep_timer_, drain_timer_, flush_timer_;
+  RealClock clock_;
   int64_t created_unix_ = 0;
 
   std::map<uint32_t, Worker> workers_;  // router WorkerId value -> worker
@@ -193,6 +196,7 @@ class FrontendService::Impl {
 
   bool shutting_down_ = false;
   bool shutdown_done_ = false;
+  std::vector<std::shared_ptr<http::HttpExchange>> flushing_;  // answered, bytes still queued
   std::function<void()> on_shutdown_;
   FrontendStats stats_;
 };
@@ -272,6 +276,7 @@ void FrontendService::Impl::Handle(const http::HttpRequest& req,
                           : ex->Respond(200, "application/json", "{\"status\":\"live\"}");
   }
   if (get && req.path == "/metrics") {
+    RefreshGauges();
     return ex->Respond(200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Render());
   }
   RespondError(*ex, 404,
@@ -281,24 +286,38 @@ void FrontendService::Impl::Handle(const http::HttpRequest& req,
                "not_found_error");
 }
 
+void FrontendService::Impl::RefreshGauges() {
+  int64_t queued = 0, waiting = 0;
+  for (const auto& [id, p] : pending_) {
+    queued += p.generated == 0 ? 1 : 0;
+    waiting += p.parked || p.in_router_queue ? 1 : 0;
+  }
+  int64_t routed = 0;
+  for (const auto& [id, w] : workers_) routed += w.in_router ? 1 : 0;
+  metrics_.inflight.Set(static_cast<double>(pending_.size()));
+  metrics_.queued.Set(static_cast<double>(queued));
+  metrics_.router_queue.Set(static_cast<double>(waiting));
+  metrics_.workers.Set(static_cast<double>(routed));
+}
+
 void FrontendService::Impl::HandleHealth(const std::shared_ptr<http::HttpExchange>& ex) {
-  std::string body = "{\"status\":\"";
-  body += shutting_down_ ? "shutting_down" : (ready_ ? "healthy" : "starting");
-  body += "\",\"model\":\"" + opt_.model_name +
-          "\",\"inflight\":" + std::to_string(pending_.size()) + ",\"instances\":[";
-  bool first = true;
+  static constexpr const char* kState[] = {"connecting", "active", "draining", "gone"};
+  nlohmann::json instances = nlohmann::json::array();
   for (const auto& [id, w] : workers_) {
     if (w.state == WorkerState::kGone) continue;
-    if (!first) body += ",";
-    first = false;
-    static constexpr const char* kState[] = {"connecting", "active", "draining", "gone"};
-    body += "{\"name\":\"" + w.name + "\",\"role\":\"" + std::string(WorkerRoleName(w.role)) +
-            "\",\"state\":\"" + kState[static_cast<int>(w.state)] +
-            "\",\"running\":" + std::to_string(w.load.running) +
-            ",\"waiting\":" + std::to_string(w.load.waiting) + "}";
+    instances.push_back({{"name", w.name},
+                         {"role", WorkerRoleName(w.role)},
+                         {"state", kState[static_cast<int>(w.state)]},
+                         {"running", w.load.running},
+                         {"waiting", w.load.waiting}});
   }
-  body += "]}";
-  ex->Respond(shutting_down_ ? 503 : 200, "application/json", body);
+  const nlohmann::json body = {
+      {"status", shutting_down_ ? "shutting_down" : (ready_ ? "healthy" : "starting")},
+      {"model", opt_.model_name},
+      {"inflight", pending_.size()},
+      {"instances", std::move(instances)}};
+  ex->Respond(shutting_down_ ? 503 : 200, "application/json",
+              body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 void FrontendService::Impl::HandleGenerate(api::Endpoint endpoint, const http::HttpRequest& req,
@@ -340,8 +359,6 @@ void FrontendService::Impl::HandleGenerate(api::Endpoint endpoint, const http::H
   p.hashes = router::TokenBlockHashes(g.prompt_tokens, block_size_);
   p.start = Now();
   ++stats_.accepted;
-  metrics_.inflight.Add(1);
-  metrics_.queued.Add(1);
   metrics_.input_tokens_total.Inc(p.prompt_tokens);
   metrics_.input_tokens.Observe(p.prompt_tokens);
   p.ex->OnClose([this, id] { OnClientGone(id); });
@@ -358,7 +375,6 @@ void FrontendService::Impl::Dispatch(uint64_t id) {
       p.parked = true;
       p.parked_at = Now();
       parked_.push_back(id);
-      metrics_.router_queue.Add(1);
     }
     return;
   }
@@ -366,7 +382,6 @@ void FrontendService::Impl::Dispatch(uint64_t id) {
       router_->Route(Now(), {RequestId(id), p.prompt_tokens, p.hashes, p.max_tokens});
   if (d.queued) {
     p.in_router_queue = true;
-    metrics_.router_queue.Add(1);
     return;
   }
   SendTo(id, d.worker.value(), d.overlap_blocks);
@@ -395,7 +410,6 @@ void FrontendService::Impl::DrainRouterQueue() {
       continue;
     }
     it->second.in_router_queue = false;
-    metrics_.router_queue.Add(-1);
     SendTo(routed->id.value(), routed->decision.worker.value(), routed->decision.overlap_blocks);
   }
 }
@@ -408,7 +422,6 @@ void FrontendService::Impl::RetryParked() {
     const auto it = pending_.find(id);
     if (it == pending_.end() || !it->second.parked) continue;
     it->second.parked = false;
-    metrics_.router_queue.Add(-1);
     Dispatch(id);
   }
 }
@@ -452,7 +465,6 @@ void FrontendService::Impl::OnStep(uint32_t w, net::StepReport& rep) {
     }
     if (p.generated == 0) {
       metrics_.ttft_s.Observe((now - p.start).seconds());
-      metrics_.queued.Add(-1);
       router_->PrefillDone(now, RequestId(t.id));
       prefill_done = true;
     } else {
@@ -460,23 +472,25 @@ void FrontendService::Impl::OnStep(uint32_t w, net::StepReport& rep) {
     }
     p.last_token = now;
     if (router_->wants_progress()) router_->Progress(now, RequestId(t.id), t.index);
-    EmitToken(t.id, p, t);
-    if (t.finished || p.generated >= p.max_tokens) Complete(t.id);
+    const bool last = t.finished || p.generated + 1 >= p.max_tokens;
+    if (EmitToken(t.id, p, t, last) && last) Complete(t.id);
   }
   if (prefill_done) DrainRouterQueue();
 }
 
-void FrontendService::Impl::EmitToken(uint64_t id, Pending& p, const net::TokenOut& t) {
+bool FrontendService::Impl::EmitToken(uint64_t id, Pending& p, const net::TokenOut& t, bool last) {
   ++p.generated;
   ++stats_.tokens;
   metrics_.output_tokens_total.Inc();
   const std::string word = tokenizer_.Decode(t.token_id);
-  const bool last = t.finished || p.generated >= p.max_tokens;
   if (!p.stream) {
     p.text += word;
-    return;
+    return true;
   }
-  if (p.ex->closed()) return;  // OnClientGone follows
+  if (p.ex->closed()) {  // its OnClose may not have run yet
+    OnClientGone(id);
+    return false;
+  }
   if (p.generated == 1) p.ex->StartStream(200, "text/event-stream");
   const api::Usage usage{p.prompt_tokens, p.generated};
   const std::optional<std::string_view> finish =
@@ -490,7 +504,9 @@ void FrontendService::Impl::EmitToken(uint64_t id, Pending& p, const net::TokenO
     std::fprintf(stderr, "frontend: request %s: the client stopped reading; cancelling\n",
                  p.meta.id.c_str());
     OnClientGone(id);
+    return false;
   }
+  return true;
 }
 
 void FrontendService::Impl::Complete(uint64_t id) {
@@ -553,10 +569,9 @@ void FrontendService::Impl::Forget(uint64_t id, RequestStatus status) {
   auto node = pending_.extract(id);
   Pending& p = node.mapped();
   router_->Release(Now(), RequestId(id));
-  metrics_.inflight.Add(-1);
-  if (p.generated == 0) metrics_.queued.Add(-1);
-  if (p.parked || p.in_router_queue) metrics_.router_queue.Add(-1);
   metrics_.RequestDone(p.endpoint, status);
+  // While shutting down, the answer's last bytes must reach the client before connections close.
+  if (shutting_down_) flushing_.push_back(std::move(p.ex));
   DrainRouterQueue();
   MaybeFinishShutdown();
 }
@@ -615,7 +630,7 @@ void FrontendService::Impl::Scan() {
     }
   }
   MaybeReady();
-  scan_timer_.expires_after(Chrono(opt_.scan_interval));
+  scan_timer_.expires_after(ToChrono(opt_.scan_interval));
   scan_timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec) Scan();
   });
@@ -707,7 +722,6 @@ void FrontendService::Impl::OnWorkerMessage(uint32_t id, net::Message&& m) {
       if (w.in_router) {
         router_->RemoveWorker(Now(), WorkerId(id));
         w.in_router = false;
-        metrics_.workers.Add(-1);
       }
     }
     return;
@@ -723,8 +737,10 @@ void FrontendService::Impl::OnWorkerHello(uint32_t id, const net::Hello& h) {
           std::to_string(net::kProtocolVersion) + ")";
   } else if (h.name != w.name) {
     bad = "its hello names \"" + h.name + "\", its registration \"" + w.name + "\"";
-  } else if (h.role != WorkerRole::kAggregated) {
-    bad = "role " + std::string(WorkerRoleName(h.role)) + " in an aggregated plan";
+  } else if (h.pool < 0 || h.pool >= static_cast<int32_t>(plan_.workers.size()) ||
+             plan_.workers[static_cast<size_t>(h.pool)].role != h.role) {
+    bad = "pool " + std::to_string(h.pool) + " with role " + std::string(WorkerRoleName(h.role)) +
+          " is not in the plan";
   } else if (h.block_size != block_size_) {
     bad = "block size " + std::to_string(h.block_size) + ", the router uses " +
           std::to_string(block_size_);
@@ -733,6 +749,7 @@ void FrontendService::Impl::OnWorkerHello(uint32_t id, const net::Hello& h) {
   if (w.state != WorkerState::kConnecting) return;
   w.state = WorkerState::kActive;
   w.load.total_blocks = h.num_blocks;
+  w.max_num_batched_tokens = h.max_num_batched_tokens;
   // Before ready, workers join the router together, in id (plan) order: MaybeReady.
   if (ready_) AddToRouter(id);
   MaybeReady();
@@ -741,13 +758,8 @@ void FrontendService::Impl::OnWorkerHello(uint32_t id, const net::Hello& h) {
 void FrontendService::Impl::AddToRouter(uint32_t id) {
   Worker& w = workers_.at(id);
   if (w.in_router || w.state != WorkerState::kActive) return;
-  const int32_t budget = plan_
-                             .workers[static_cast<size_t>(std::clamp<int32_t>(
-                                 w.pool, 0, static_cast<int32_t>(plan_.workers.size()) - 1))]
-                             .max_num_batched_tokens;
-  router_->AddWorker(Now(), WorkerId(id), router::WorkerInfo{budget});
+  router_->AddWorker(Now(), WorkerId(id), router::WorkerInfo{w.max_num_batched_tokens});
   w.in_router = true;
-  metrics_.workers.Add(1);
   std::fprintf(stderr, "frontend: worker %s (%s:%u) joined\n", w.name.c_str(), w.host.c_str(),
                w.port);
 }
@@ -783,7 +795,6 @@ void FrontendService::Impl::LoseWorker(uint32_t id, const std::string& why) {
   if (w.in_router) {
     router_->RemoveWorker(Now(), WorkerId(id));
     w.in_router = false;
-    metrics_.workers.Add(-1);
   }
   if (!shutting_down_ || !clean) {
     std::fprintf(stderr, "frontend: worker %s left: %s\n", w.name.c_str(), why.c_str());
@@ -820,7 +831,7 @@ void FrontendService::Impl::Shutdown(std::function<void()> done) {
   shutting_down_ = true;
   on_shutdown_ = std::move(done);
   http_->StopAccepting();
-  drain_timer_.expires_after(Chrono(opt_.drain_timeout));
+  drain_timer_.expires_after(ToChrono(opt_.drain_timeout));
   drain_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
     std::vector<uint64_t> left;
@@ -833,6 +844,16 @@ void FrontendService::Impl::Shutdown(std::function<void()> done) {
 
 void FrontendService::Impl::MaybeFinishShutdown() {
   if (!shutting_down_ || shutdown_done_ || !pending_.empty()) return;
+  std::erase_if(flushing_, [](const std::shared_ptr<http::HttpExchange>& ex) {
+    return ex->closed() || ex->queued_bytes() == 0;
+  });
+  if (!flushing_.empty()) {  // look again shortly (writes complete on this loop)
+    flush_timer_.expires_after(std::chrono::milliseconds(5));
+    flush_timer_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) MaybeFinishShutdown();
+    });
+    return;
+  }
   shutdown_done_ = true;
   drain_timer_.cancel();
   scan_timer_.cancel();
@@ -857,9 +878,9 @@ void FrontendService::Impl::WriteRoutingLog() {
   int64_t seq = 0;
   for (const RoutingRecord& r : routing_) {
     const auto w = workers_.find(r.worker);
-    csv += std::to_string(seq++) + "," + std::to_string(r.id) + "," + r.client_id + "," +
-           std::to_string(r.worker) + "," + (w != workers_.end() ? w->second.name : "?") + "," +
-           std::to_string(r.overlap) + "," + std::to_string(r.migration) + "\n";
+    csv += std::to_string(seq++) + "," + std::to_string(r.id) + "," + CsvQuote(r.client_id) + "," +
+           std::to_string(r.worker) + "," + CsvQuote(w != workers_.end() ? w->second.name : "?") +
+           "," + std::to_string(r.overlap) + "," + std::to_string(r.migration) + "\n";
   }
   const Status st = WriteFileAtomic(run_dir_->path() + "/routing.csv", csv);
   if (!st.ok()) std::fprintf(stderr, "frontend: %s\n", st.ToString().c_str());

@@ -17,6 +17,7 @@
 #include "runtime/api/mock_tokenizer.h"
 #include "runtime/net/connection.h"
 #include "runtime/router/plan_router.h"
+#include "runtime/service/real_clock.h"
 #include "runtime/service/run_dir.h"
 #include "runtime/worker/engine_scheduler.h"
 
@@ -37,8 +38,7 @@ class WorkerService::Impl {
         acceptor_(io),
         step_timer_(io),
         load_timer_(io),
-        beat_timer_(io),
-        epoch_(std::chrono::steady_clock::now()) {}
+        beat_timer_(io) {}
 
   ~Impl() {
     for (const auto& c : conns_) c->Abort();
@@ -62,11 +62,7 @@ class WorkerService::Impl {
     bool cancelled = false;  // cancel deferred until the step in flight completes
   };
 
-  Time Now() const {
-    return Time::FromNanos(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                               std::chrono::steady_clock::now() - epoch_)
-                               .count());
-  }
+  Time Now() const { return clock_.Now(); }
   void Accept();
   void OnMessage(const std::shared_ptr<Connection>& conn, net::Message&& m);
   void OnAdd(const std::shared_ptr<Connection>& conn, net::AddRequest&& r);
@@ -74,6 +70,9 @@ class WorkerService::Impl {
   void OnConnectionClosed(const Connection* conn);
   void MaybeStep();
   void OnStepDone();
+  // The report for the connection `live` belongs to; null when that connection is gone.
+  net::StepReport* ReportFor(const Live& live);
+  void SendReports();
   void FlushKvEvents();
   void SendLoad();
   void Beat();
@@ -86,7 +85,7 @@ class WorkerService::Impl {
   perf::StepTimer timer_;
   tcp::acceptor acceptor_;
   asio::steady_timer step_timer_, load_timer_, beat_timer_;
-  std::chrono::steady_clock::time_point epoch_;
+  RealClock clock_;
   uint16_t port_ = 0;
   std::vector<std::shared_ptr<Connection>> conns_;
   std::unordered_map<uint64_t, Live> live_;
@@ -98,8 +97,9 @@ class WorkerService::Impl {
   std::optional<RunDir> run_dir_;
   Registration reg_;
   WorkerStats stats_;
-  // Per-step scratch: reports by connection.
-  std::vector<std::pair<Connection*, net::StepReport>> reports_;
+  // The step's reports, one per connection that has requests in it (built from the admissions
+  // in MaybeStep and the tokens in OnStepDone, sent by SendReports).
+  std::vector<std::pair<std::shared_ptr<Connection>, net::StepReport>> reports_;
 };
 
 Status WorkerService::Impl::Listen() {
@@ -230,33 +230,17 @@ void WorkerService::Impl::MaybeStep() {
   if (stepping_ || done_) return;
   const worker::StepPlan& plan = sched_.Schedule(Now());
   reports_.clear();
-  const auto report_for = [this](uint64_t id) -> net::StepReport* {
-    const auto it = live_.find(id);
-    if (it == live_.end()) return nullptr;
-    const std::shared_ptr<Connection> c = it->second.conn.lock();
-    if (!c) return nullptr;
-    for (auto& [conn, rep] : reports_) {
-      if (conn == c.get()) return &rep;
-    }
-    reports_.emplace_back(c.get(), net::StepReport{});
-    return &reports_.back().second;
-  };
   for (const worker::Admission& a : plan.admitted) {
-    if (a.resumed) continue;
-    if (net::StepReport* rep = report_for(a.id.value())) {
+    const auto it = live_.find(a.id.value());
+    if (a.resumed || it == live_.end()) continue;
+    if (net::StepReport* rep = ReportFor(it->second)) {
       rep->admitted.push_back({a.id.value(), a.cached_tokens});
     }
   }
   stats_.preemptions += static_cast<int64_t>(plan.preempted.size());
   FlushKvEvents();  // evictions made room for this step
   if (plan.empty()) {
-    // Admissions without a step (nothing runnable) are reported right away.
-    for (auto& [conn, rep] : reports_) {
-      for (const auto& c : conns_) {
-        if (c.get() == conn) c->Send(rep);
-      }
-    }
-    reports_.clear();
+    SendReports();  // admissions without a step (nothing runnable) go out right away
     return;
   }
   stepping_ = true;
@@ -277,16 +261,8 @@ void WorkerService::Impl::OnStepDone() {
   for (const worker::TokenOut& t : out.tokens) {
     const auto it = live_.find(t.id.value());
     if (it == live_.end() || it->second.cancelled) continue;
-    const std::shared_ptr<Connection> c = it->second.conn.lock();
-    if (!c) continue;
-    net::StepReport* rep = nullptr;
-    for (auto& [conn, r] : reports_) {
-      if (conn == c.get()) rep = &r;
-    }
-    if (rep == nullptr) {
-      reports_.emplace_back(c.get(), net::StepReport{});
-      rep = &reports_.back().second;
-    }
+    net::StepReport* rep = ReportFor(it->second);
+    if (rep == nullptr) continue;
     rep->tokens.push_back(
         {t.id.value(), t.index, api::MockTokenId(it->second.seed, t.index), t.finished});
     ++stats_.tokens;
@@ -298,12 +274,7 @@ void WorkerService::Impl::OnStepDone() {
     if (!it->second.cancelled) ++stats_.finished;
     live_.erase(it);
   }
-  for (auto& [conn, rep] : reports_) {
-    for (const auto& c : conns_) {
-      if (c.get() == conn) c->Send(rep);
-    }
-  }
-  reports_.clear();
+  SendReports();
   FlushKvEvents();  // blocks cached by this step
   // Cancels that arrived during the step.
   std::vector<uint64_t> cancels;
@@ -318,6 +289,21 @@ void WorkerService::Impl::OnStepDone() {
   if (!cancels.empty()) FlushKvEvents();
   MaybeStep();
   MaybeFinishDrain();
+}
+
+net::StepReport* WorkerService::Impl::ReportFor(const Live& live) {
+  std::shared_ptr<Connection> c = live.conn.lock();
+  if (!c) return nullptr;
+  for (auto& [conn, rep] : reports_) {
+    if (conn == c) return &rep;
+  }
+  reports_.emplace_back(std::move(c), net::StepReport{});
+  return &reports_.back().second;
+}
+
+void WorkerService::Impl::SendReports() {
+  for (const auto& [conn, rep] : reports_) conn->Send(rep);  // no-op once closed
+  reports_.clear();
 }
 
 void WorkerService::Impl::FlushKvEvents() {
@@ -338,7 +324,7 @@ void WorkerService::Impl::SendLoad() {
   const worker::EngineLoad l = sched_.load();
   const net::Load msg{l.running, l.waiting, l.used_blocks, l.total_blocks, draining_};
   for (const auto& c : conns_) c->Send(msg);
-  load_timer_.expires_after(std::chrono::nanoseconds(opt_.load_interval.nanos()));
+  load_timer_.expires_after(ToChrono(opt_.load_interval));
   load_timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec) SendLoad();
   });
@@ -349,7 +335,7 @@ void WorkerService::Impl::Beat() {
   ++reg_.heartbeat;
   const Status st = run_dir_->WriteRegistration(reg_);
   if (!st.ok()) std::fprintf(stderr, "worker %s: %s\n", opt_.name.c_str(), st.ToString().c_str());
-  beat_timer_.expires_after(std::chrono::nanoseconds(opt_.heartbeat_interval.nanos()));
+  beat_timer_.expires_after(ToChrono(opt_.heartbeat_interval));
   beat_timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec) Beat();
   });

@@ -197,8 +197,9 @@ WORKERS=$(workers_of "$TMP/run")
 stop_server
 [ "$SERVER_RC" -eq 0 ] && ok || bad "SIGTERM: exit $SERVER_RC: $(tail -n 3 "$TMP/server.err")"
 sleep 0.2
-for p in $WORKERS; do kill -0 "$p" 2>/dev/null && bad "worker $p still running after shutdown"; done
-ok
+left=""
+for p in $WORKERS; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
+[ -n "$WORKERS" ] && [ -z "$left" ] && ok || bad "workers still running after shutdown:$left (of $WORKERS)"
 [ -s "$TMP/run/routing.csv" ] && ok || bad "no routing.csv"
 contains stats "$TMP/server.out" "requests accepted"
 

@@ -250,14 +250,38 @@ TEST_F(ServeTest, AWorkerThatDiesHasItsRequestsMigrated) {
   EXPECT_EQ(st.completed, 1);
 }
 
-TEST_F(ServeTest, ShutdownDrainsAndRefusesNewRequests) {
+TEST_F(ServeTest, ShutdownDrainsRunningRequestsAndRefusesNewConnections) {
+  time_scale_ = 20;  // slow steps: the request is still running when the shutdown begins
   Start();
+  auto fut = std::async(std::launch::async, [this] {
+    return Http(port_, "POST", "/v1/completions",
+                R"({"model":"llama-3.1-8b","prompt":"a b c","max_tokens":12,"stream":true})");
+  });
+  bool running = false;
+  for (int i = 0; i < 500 && !running; ++i) {
+    running =
+        OnIo([this] { return workers_[0]->stats().tokens + workers_[1]->stats().tokens; }) > 0;
+    if (!running) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(running);
   std::promise<void> done;
   OnIo([&] {
     frontend_->Shutdown([&] { done.set_value(); });
     return 0;
   });
+  // New connections are refused while the running stream drains to its end.
+  asio::io_context io;
+  tcp::socket s(io);
+  boost::system::error_code ec;
+  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
+  EXPECT_TRUE(ec) << "connected during shutdown";
+  const HttpResult r = fut.get();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("data: [DONE]"), std::string::npos) << r.body.substr(0, 300);
   ASSERT_EQ(done.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  const FrontendStats st = OnIo([this] { return frontend_->stats(); });
+  EXPECT_EQ(st.completed, 1);
+  EXPECT_EQ(st.failed, 0);
   EXPECT_TRUE(std::filesystem::exists(dir_ / "routing.csv"));
 }
 
