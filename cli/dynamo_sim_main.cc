@@ -80,6 +80,10 @@ int Main(int argc, char** argv) {
                   "Trace or workload whose load, bucketed by the planner interval, warms up the "
                   "planner's predictors");
   run->add_flag("--json", run_args.json, "Print one JSON object on stdout");
+  run->add_flag("--hash-every-block", run_args.hash_every_block,
+                "Index every full prompt block in the prefix caches and the router, as dynamo-run "
+                "does (default: only blocks another request shares; faster, same hits, but "
+                "tie-breaks on cache size may differ from dynamo-run)");
   run->add_flag("--no-progress", run_args.no_progress, "No progress line on stderr");
   run->callback([&] {
     if (*run_seed_opt) run_args.seed = run_seed;

@@ -106,6 +106,7 @@ Status SimRun(const SimRunArgs& a) {
   opt.slo.itl_ms = a.itl_ms;
   opt.slo.percentile = a.percentile;
   std::optional<Workload> warmup;
+  opt.hash_every_block = a.hash_every_block;
   if (!a.planner_warmup.empty()) {
     if (!plan.planner.enabled) {
       return InvalidArgument("--planner-warmup " + a.planner_warmup + ": the plan " + a.plan +

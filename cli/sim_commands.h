@@ -21,6 +21,7 @@ struct SimRunArgs {
   std::string out;
   bool json = false;
   bool no_progress = false;
+  bool hash_every_block = false;  // index unique prompt blocks too (as dynamo-run does)
 };
 Status SimRun(const SimRunArgs& args);
 

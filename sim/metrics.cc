@@ -2,7 +2,7 @@
 
 namespace dynamo::sim {
 
-Percentiles Summarize(const LogHistogram& h) {
+Percentiles Summarize(const stats::LogHistogram& h) {
   Percentiles p;
   p.count = h.count();
   if (p.count == 0) return p;

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "core/ids.h"
+#include "core/stats/log_histogram.h"
 #include "core/time.h"
-#include "sim/log_histogram.h"
 
 namespace dynamo::sim {
 
@@ -64,7 +64,7 @@ struct Percentiles {
   double mean = 0, p50 = 0, p90 = 0, p99 = 0, max = 0;
   uint64_t count = 0;
 };
-Percentiles Summarize(const LogHistogram& h);
+Percentiles Summarize(const stats::LogHistogram& h);
 
 struct SloSpec {
   std::optional<double> ttft_ms;

@@ -14,6 +14,8 @@
 #include "core/perf/step_timer.h"
 #include "core/rng.h"
 #include "core/topology/cluster_topology.h"
+#include "planner/interval_observer.h"
+#include "planner/plan_planner.h"
 #include "planner/sla_planner.h"
 #include "runtime/router/block_hash.h"
 #include "runtime/router/plan_router.h"
@@ -54,8 +56,6 @@ struct Worker {
   WorkerRole role = WorkerRole::kAggregated;
   WorkerState state = WorkerState::kActive;
   int32_t pending_handoffs = 0;  // requests routed here for decode but not yet added
-  // Planner on: this planner interval's TTFT (prefill side) and ITL gaps seen on this worker.
-  std::unique_ptr<LogHistogram> interval_ttft, interval_itl;
   std::unique_ptr<EngineScheduler> sched;
   std::vector<GpuId> gpus;
   bool stepping = false;
@@ -173,14 +173,8 @@ class Simulation {
   std::vector<bool> gpu_used_;  // [gpu]
   int64_t planner_intervals_ = 0, planner_intervals_ok_ = 0;
   int64_t scale_ups_ = 0, scale_downs_ = 0;
-  // The interval being observed.
-  struct IntervalObs {
-    int64_t arrivals = 0;
-    double isl_sum = 0, osl_sum = 0;
-    int64_t prompt_tokens = 0, cached_tokens = 0;
-    LogHistogram ttft, itl;
-  };
-  IntervalObs obs_;
+  // The interval being observed (planner on).
+  std::optional<planner::IntervalObserver> observer_;
 
   EventQueue<Event> queue_;
   Time now_;
@@ -205,7 +199,7 @@ class Simulation {
   bool stop_ = false;
   bool cancelled_ = false;
 
-  LogHistogram ttft_, itl_, tpot_, e2e_, queue_ms_, transfer_ms_;
+  stats::LogHistogram ttft_, itl_, tpot_, e2e_, queue_ms_, transfer_ms_;
   int64_t output_tokens_ = 0, prompt_tokens_ = 0, cached_tokens_ = 0;
   int64_t steps_ = 0, events_ = 0, preemptions_ = 0, transfers_ = 0;
   double transfer_bytes_ = 0;
@@ -234,7 +228,10 @@ std::vector<uint64_t> Simulation::HashesFor(const Request& r, int32_t bs) const 
   // so they need not enter the prefix cache's index (the dominant cost on long prompts) nor the
   // router's.
   const int64_t covered =
-      std::min<int64_t>(r.isl, static_cast<int64_t>(shareable_[r.id.value()]) * wl_.block_tokens);
+      opt_.hash_every_block
+          ? r.isl
+          : std::min<int64_t>(r.isl,
+                              static_cast<int64_t>(shareable_[r.id.value()]) * wl_.block_tokens);
   router::HashesFromBlockIds(r.block_hashes, wl_.block_tokens, bs, covered / bs,
                              router::kBlockHashSeed, out);
   return out;
@@ -313,10 +310,6 @@ int Simulation::AddWorker(int pi, std::vector<GpuId> gpus, WorkerState state) {
   w.role = spec.role;
   w.state = state;
   w.sched = std::make_unique<EngineScheduler>(ec);
-  if (plan_.planner.enabled) {
-    w.interval_ttft = std::make_unique<LogHistogram>();
-    w.interval_itl = std::make_unique<LogHistogram>();
-  }
   for (GpuId g : gpus) {
     if (!gpu_used_.empty()) gpu_used_[g.value()] = true;
   }
@@ -370,52 +363,15 @@ Status Simulation::BuildWorkers() {
 }
 
 Status Simulation::MakePlanner() {
-  const PlannerSpec& ps = plan_.planner;
-  planner::SlaPlannerConfig pc;
-  pc.mode = plan_.disaggregated() ? planner::PlannerMode::kDisaggregated
-                                  : planner::PlannerMode::kAggregated;
-  pc.ttft_ms = ps.ttft_ms;
-  pc.itl_ms = ps.itl_ms;
-  pc.percentile = ps.percentile / 100.0;
-  pc.interval = Duration::Seconds(ps.interval_s);
-  ASSIGN_OR_RETURN(pc.predictor.kind, planner::ParsePredictorKind(ps.predictor));
-  pc.predictor.q_level = ps.kalman_q_level;
-  pc.predictor.q_trend = ps.kalman_q_trend;
-  pc.predictor.r = ps.kalman_r;
-  pc.predictor.p0 = ps.kalman_p0;
-  pc.predictor.log1p = ps.log1p;
-  pc.predictor.window = ps.moving_average_window;
-  pc.max_gpus = ps.max_gpus > 0 ? ps.max_gpus : topology_->num_gpus();
-  pc.scale_down_margin = ps.scale_down_margin;
-  pc.correction = ps.correction;
-  pc.headroom_sigma = ps.headroom_sigma;
-  // Capacity decided now serves after the start-up delay: plan for that horizon.
-  pc.lookahead_intervals = 1 + static_cast<int>(std::ceil(ps.startup_s / ps.interval_s));
-  std::vector<planner::PoolModel> pools;
-  // Disaggregated: {prefill, decode}; aggregated: the one pool (the plan check allows one pool
-  // per role with the planner on).
-  for (WorkerRole role : plan_.disaggregated()
-                             ? std::vector<WorkerRole>{WorkerRole::kPrefill, WorkerRole::kDecode}
-                             : std::vector<WorkerRole>{WorkerRole::kAggregated}) {
-    for (size_t pi = 0; pi < pools_.size(); ++pi) {
-      const Pool& pool = pools_[pi];
-      if (pool.spec->role != role) continue;
-      planner_pools_.push_back(static_cast<int>(pi));
-      const WorkerPoolSpec& spec = *pool.spec;
-      planner::PoolModel m{pool.timer->model()};
-      m.gpus_per_worker = spec.parallelism.gpus();
-      m.max_num_seqs = spec.max_num_seqs;
-      m.max_num_batched_tokens = spec.max_num_batched_tokens;
-      m.kv_capacity_tokens = spec.memory.kv_blocks * spec.block_size;
-      m.min_replicas = ps.min_replicas;
-      pools.push_back(std::move(m));
-    }
-  }
-  auto planner = planner::SlaPlanner::Create(pc, std::move(pools));
-  if (!planner.ok()) return planner.status().WithContext(plan_.source + ": $.planner");
-  planner_.emplace(std::move(*planner));
+  std::vector<const perf::StepLatencyModel*> models;
+  for (const Pool& pool : pools_) models.push_back(&pool.timer->model());
+  ASSIGN_OR_RETURN(planner::PlanPlanner made,
+                   planner::MakePlannerFor(plan_, models, topology_->num_gpus()));
+  planner_.emplace(std::move(made.planner));
+  planner_pools_ = std::move(made.plan_pools);
+  observer_.emplace(plan_.planner.percentile);
   if (opt_.planner_warmup != nullptr) {
-    planner_->WarmUp(planner::BucketByInterval(*opt_.planner_warmup, pc.interval));
+    planner_->WarmUp(planner::BucketByInterval(*opt_.planner_warmup, planner_->config().interval));
   }
   return Status::Ok();
 }
@@ -424,7 +380,7 @@ Status Simulation::MakePlanner() {
 // of `total` values at or below it; the final count can only be smaller (rejections), which
 // makes the bound conservative.
 static int64_t AllowedAbove(int64_t total, double percentile) {
-  // The rank LogHistogram::Percentile uses (q x n first, then / 100), so both agree.
+  // The rank stats::LogHistogram::Percentile uses (q x n first, then / 100), so both agree.
   const auto rank =
       static_cast<int64_t>(std::ceil(percentile * static_cast<double>(total) / 100.0));
   return total - std::max<int64_t>(1, rank);
@@ -435,8 +391,8 @@ void Simulation::InitEarlyStop() {
   for (const Request& r : wl_.requests) gaps += std::max(0, r.osl - 1);
   const auto n = static_cast<int64_t>(wl_.requests.size());
   const double q = opt_.slo.percentile;
-  ttft_limit_ms_ = opt_.slo.ttft_ms ? *opt_.slo.ttft_ms * LogHistogram::kRatio : 0;
-  itl_limit_ms_ = opt_.slo.itl_ms ? *opt_.slo.itl_ms * LogHistogram::kRatio : 0;
+  ttft_limit_ms_ = opt_.slo.ttft_ms ? *opt_.slo.ttft_ms * stats::LogHistogram::kRatio : 0;
+  itl_limit_ms_ = opt_.slo.itl_ms ? *opt_.slo.itl_ms * stats::LogHistogram::kRatio : 0;
   ttft_allowed_ = AllowedAbove(n, q);
   itl_allowed_ = AllowedAbove(gaps, q);
 }
@@ -518,9 +474,7 @@ void Simulation::OnArrival(uint32_t index) {
   Advance(now_);
   ++in_system_;
   ++row_.arrivals;
-  ++obs_.arrivals;
-  obs_.isl_sum += r.isl;
-  obs_.osl_sum += r.osl;
+  if (observer_) observer_->Arrival(r.isl, r.osl);
   // Open loop: the next arrival is scheduled when this one happens (keeps the queue small).
   if (wl_.closed_loop_concurrency <= 0 && next_arrival_ < wl_.requests.size()) {
     const Request& nx = wl_.requests[next_arrival_];
@@ -623,8 +577,7 @@ void Simulation::StartStep(int w) {
       rec.cached_tokens = a.cached_tokens;
       cached_tokens_ += a.cached_tokens;
       prompt_tokens_ += rec.isl;
-      obs_.cached_tokens += a.cached_tokens;
-      obs_.prompt_tokens += rec.isl;
+      if (observer_) observer_->Admitted(a.cached_tokens, rec.isl);
       queue_ms_.Add((now_ - rec.arrival).millis());
     }
   }
@@ -693,10 +646,7 @@ void Simulation::ProcessOutcome(int w, const worker::StepOutcome& out) {
       const double ttft = (now_ - rec.arrival).millis();
       ttft_.Add(ttft);
       if (ttft_limit_ms_ > 0 && ttft > ttft_limit_ms_ && ++ttft_over_ > ttft_allowed_) stop_ = true;
-      if (planner_) {
-        obs_.ttft.Add(ttft);
-        workers_[static_cast<size_t>(w)].interval_ttft->Add(ttft);
-      }
+      if (observer_) observer_->Ttft(WorkerId(static_cast<uint32_t>(w)), ttft);
       if (!prefill_role) {
         router->PrefillDone(now_, t.id);
         prefill_finished = true;
@@ -707,10 +657,7 @@ void Simulation::ProcessOutcome(int w, const worker::StepOutcome& out) {
       if (itl_limit_ms_ > 0 && gap.millis() > itl_limit_ms_ && ++itl_over_ > itl_allowed_) {
         stop_ = true;
       }
-      if (planner_) {
-        obs_.itl.Add(gap.millis());
-        workers_[static_cast<size_t>(w)].interval_itl->Add(gap.millis());
-      }
+      if (observer_) observer_->Itl(WorkerId(static_cast<uint32_t>(w)), gap.millis());
       rec.itl_max = std::max(rec.itl_max, gap);
     }
     if (progress) router->Progress(now_, t.id, t.index);
@@ -977,8 +924,6 @@ void Simulation::MaybeRetire(int w) {
   --workers_held_;
   for (GpuId g : wk.gpus) gpu_used_[g.value()] = false;
   wk.sched.reset();  // its KV cache memory (the worker is gone)
-  wk.interval_ttft.reset();
-  wk.interval_itl.reset();
   Mix(0x5ULL << 56 ^ static_cast<uint64_t>(w));
 }
 
@@ -1055,6 +1000,7 @@ void Simulation::ScalePool(int pi, int target) {
       RouterFor(role)->RemoveWorker(now_, WorkerId(static_cast<uint32_t>(victim)));
     }
     wk.state = WorkerState::kDraining;
+    observer_->WorkerLeft(WorkerId(static_cast<uint32_t>(victim)));  // reports active ones only
     MaybeRetire(victim);
     --current;
     ++scale_downs_;
@@ -1075,47 +1021,29 @@ void Simulation::OnReady(int w) {
 
 void Simulation::OnPlannerTick() {
   const PlannerSpec& ps = plan_.planner;
-  const double q = ps.percentile;
-  planner::Observation o;
-  o.requests = static_cast<double>(obs_.arrivals);
-  if (obs_.arrivals > 0) {
-    o.mean_isl = obs_.isl_sum / static_cast<double>(obs_.arrivals);
-    o.mean_osl = obs_.osl_sum / static_cast<double>(obs_.arrivals);
-  }
-  o.kv_hit_rate = obs_.prompt_tokens > 0 ? static_cast<double>(obs_.cached_tokens) /
-                                               static_cast<double>(obs_.prompt_tokens)
-                                         : 0;
-  if (obs_.ttft.count() > 0) o.ttft_ms = obs_.ttft.Percentile(q);
-  if (obs_.itl.count() > 0) o.itl_ms = obs_.itl.Percentile(q);
-  for (const Worker& w : workers_) {
-    if (w.state != WorkerState::kActive) continue;
-    if (w.interval_ttft->count() > 0) o.worker_ttft_ms.push_back(w.interval_ttft->Percentile(q));
-    if (w.interval_itl->count() > 0) o.worker_itl_ms.push_back(w.interval_itl->Percentile(q));
-  }
+  const bool disagg = plan_.disaggregated();
+  const int64_t arrivals = observer_->arrivals();
+  const planner::Observation o =
+      observer_->Close(disagg ? CountWorkers(planner_pools_[0], true) : 0,
+                       CountWorkers(planner_pools_[disagg ? 1 : 0], true));
   // The interval's SLA verdict: both targets at the percentile. An interval with requests in the
   // system but no first token at all counts as a miss (everything is stuck waiting).
   PlannerRow row;
   row.t_s = now_.seconds();
-  row.arrivals = obs_.arrivals;
+  row.arrivals = arrivals;
   row.ttft_ms = o.ttft_ms.value_or(-1);
   row.itl_ms = o.itl_ms.value_or(-1);
-  if (in_system_ > 0 || obs_.ttft.count() > 0) {
+  if (in_system_ > 0 || o.ttft_ms) {
     ++planner_intervals_;
     const bool ttft_ok = o.ttft_ms ? *o.ttft_ms <= ps.ttft_ms : false;
     const bool itl_ok = !o.itl_ms || *o.itl_ms <= ps.itl_ms;
     row.within_sla = ttft_ok && itl_ok;
     planner_intervals_ok_ += row.within_sla;
   }
-  if (plan_.disaggregated()) {
-    o.prefill_replicas = CountWorkers(planner_pools_[0], true);
-    o.decode_replicas = CountWorkers(planner_pools_[1], true);
-  } else {
-    o.decode_replicas = CountWorkers(planner_pools_[0], true);
-  }
   const planner::ScalingDecision d = planner_->Tick(now_, o);
   Mix(0x2ULL << 56 ^ static_cast<uint64_t>(d.prefill_replicas) << 20 ^
       static_cast<uint64_t>(d.decode_replicas));
-  if (plan_.disaggregated()) {
+  if (disagg) {
     ScalePool(planner_pools_[0], d.prefill_replicas);
     ScalePool(planner_pools_[1], d.decode_replicas);
   } else {
@@ -1130,17 +1058,6 @@ void Simulation::OnPlannerTick() {
   row.expected_ttft_ms = d.expected_ttft_ms;
   row.expected_itl_ms = d.expected_itl_ms;
   planner_rows_.push_back(row);
-  // Next interval.
-  obs_.arrivals = 0;
-  obs_.isl_sum = obs_.osl_sum = 0;
-  obs_.prompt_tokens = obs_.cached_tokens = 0;
-  obs_.ttft = LogHistogram();
-  obs_.itl = LogHistogram();
-  for (Worker& w : workers_) {
-    if (w.state == WorkerState::kRetired) continue;
-    if (w.interval_ttft->count() > 0) *w.interval_ttft = LogHistogram();
-    if (w.interval_itl->count() > 0) *w.interval_itl = LogHistogram();
-  }
   // Stops with the run, or when only the time-series sample is pending (a stall).
   if (finished_ < static_cast<int64_t>(wl_.requests.size()) && queue_.size() > 1) {
     queue_.Push(now_ + Duration::Seconds(ps.interval_s), Event{EventKind::kPlanner, 0, 0});

@@ -40,6 +40,12 @@ struct SimOptions {
   // Set from another thread (a signal handler's flag): the run stops at its next check (every
   // few thousand events) with RunSummary::cancelled. May be null.
   const std::atomic<bool>* cancel = nullptr;
+  // Index every full block of every prompt in the prefix caches and the router, as dynamo-run
+  // does, instead of only the blocks another request shares (the default: unique blocks are
+  // never hit, and indexing them dominates the cost of long prompts). The fast path changes
+  // nothing a request could hit, but the router's tie-break on cached-block counts and LRU
+  // eviction see fewer blocks, so decisions may differ from dynamo-run's; this makes them equal.
+  bool hash_every_block = false;
 };
 
 struct SimResult {

@@ -11,3 +11,40 @@ if(TARGET dynamo-run AND TARGET dynamo-load)
   set_tests_properties(run_e2e PROPERTIES LABELS "runtime" TIMEOUT 300 SKIP_RETURN_CODE 77
     RESOURCE_LOCK loopback_load)
 endif()
+
+# Disaggregated plans end to end: prefill -> UCX KV pull -> decode, kill -9 of either kind of
+# worker, refused transfers falling back to a local prefill.
+if(TARGET dynamo-run AND TARGET dynamo-load)
+  add_test(NAME run_disagg_e2e
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/runtime/run_disagg_e2e_test.sh
+            $<TARGET_FILE:dynamo-run> $<TARGET_FILE:dynamo-load> ${PROJECT_SOURCE_DIR})
+  set_tests_properties(run_disagg_e2e PROPERTIES LABELS "runtime" TIMEOUT 300 SKIP_RETURN_CODE 77
+    RESOURCE_LOCK loopback_load)
+endif()
+
+# The SLA planner in dynamo-run: local worker processes started and drained under a changing
+# load; the Kubernetes connector (kubectl mode, a fake kubectl) patching replicas.
+if(TARGET dynamo-run AND TARGET dynamo-load)
+  add_test(NAME run_planner_e2e
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/runtime/run_planner_e2e_test.sh
+            $<TARGET_FILE:dynamo-run> $<TARGET_FILE:dynamo-load> ${PROJECT_SOURCE_DIR})
+  set_tests_properties(run_planner_e2e PROPERTIES LABELS "runtime" TIMEOUT 300
+    SKIP_RETURN_CODE 77 RESOURCE_LOCK loopback_load)
+endif()
+
+# Simulator vs runtime (design.md, "one component, two clocks"): the same plan and workload
+# through dynamo-sim run and dynamo-run --engine mock: identical routing decisions, p50 TTFT and
+# ITL within 10%. Real-time latencies: it runs alone; sanitizer builds check routing only.
+if(TARGET dynamo-sim AND TARGET dynamo-run AND TARGET dynamo-load)
+  if(DYNAMO_SANITIZE)
+    set(sim_vs_real_mode --routing-only)
+  else()
+    set(sim_vs_real_mode "")
+  endif()
+  add_test(NAME sim_vs_real
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/runtime/sim_vs_real_test.sh $<TARGET_FILE:dynamo-sim>
+            $<TARGET_FILE:dynamo-run> $<TARGET_FILE:dynamo-load> ${PROJECT_SOURCE_DIR}
+            ${sim_vs_real_mode})
+  set_tests_properties(sim_vs_real PROPERTIES LABELS "runtime" TIMEOUT 240 SKIP_RETURN_CODE 77
+    RESOURCE_LOCK loopback_load RUN_SERIAL TRUE)
+endif()

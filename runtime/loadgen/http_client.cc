@@ -27,7 +27,29 @@ Status BadUrl(std::string_view url, const std::string& why) {
   return InvalidArgument("url '" + std::string(url) + "': " + why);
 }
 
-std::string MethodName(HttpMethod m) { return m == HttpMethod::kGet ? "GET" : "POST"; }
+std::string MethodName(HttpMethod m) {
+  switch (m) {
+    case HttpMethod::kGet:
+      return "GET";
+    case HttpMethod::kPost:
+      return "POST";
+    case HttpMethod::kPatch:
+      return "PATCH";
+  }
+  return "GET";
+}
+
+http::verb MethodVerb(HttpMethod m) {
+  switch (m) {
+    case HttpMethod::kGet:
+      return http::verb::get;
+    case HttpMethod::kPost:
+      return http::verb::post;
+    case HttpMethod::kPatch:
+      return http::verb::patch;
+  }
+  return http::verb::get;
+}
 
 std::string SecondsText(Duration d) {
   char buf[32];
@@ -113,14 +135,14 @@ std::string CannotReachMessage(const HttpUrl& url, std::string_view reason) {
 HttpCall::HttpCall(Passkey, asio::io_context& io, TcpEndpoints endpoints, HttpRequest request,
                    HttpCallbacks callbacks)
     : stream_(io), endpoints_(std::move(endpoints)), callbacks_(std::move(callbacks)) {
-  request_.method(request.method == HttpMethod::kGet ? http::verb::get : http::verb::post);
+  request_.method(MethodVerb(request.method));
   request_.target(request.target);
   request_.version(11);
   request_.set(http::field::host, request.host);
   request_.set(http::field::user_agent, "dynamo-load");
   for (const auto& [name, value] : request.headers) request_.set(name, value);
   request_.keep_alive(false);  // one request per connection
-  if (request.method == HttpMethod::kPost) request_.body() = std::move(request.body);
+  if (request.method != HttpMethod::kGet) request_.body() = std::move(request.body);
   request_.prepare_payload();
   // Streams may run long: no cap on the body beyond the caller's own. (Not boost::none: Beast
   // 1.74 compares Content-Length against the optional and then rejects every sized body.)

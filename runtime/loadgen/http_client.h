@@ -44,14 +44,14 @@ StatusOr<TcpEndpoints> ResolveHttpUrl(const HttpUrl& url);
 // "cannot reach http://127.0.0.1:1: Connection refused; is dynamo-run running?"
 std::string CannotReachMessage(const HttpUrl& url, std::string_view reason);
 
-enum class HttpMethod { kGet, kPost };
+enum class HttpMethod { kGet, kPost, kPatch };
 
 struct HttpRequest {
   HttpMethod method = HttpMethod::kGet;
   std::string target;  // path and query: "/v1/models"
   std::string host;    // Host header
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;  // sent with Content-Length (POST)
+  std::string body;  // sent with Content-Length (POST, PATCH)
 };
 
 // How a call ended. kNone: the whole response was read, or on_body asked to stop.

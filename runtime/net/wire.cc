@@ -1,6 +1,7 @@
 #include "runtime/net/wire.h"
 
 #include <cstring>
+#include <iterator>
 #include <type_traits>
 
 namespace dynamo::net {
@@ -15,6 +16,7 @@ enum class Type : uint8_t {
   kKvEvents = 18,
   kRejected = 19,
   kLoad = 20,
+  kKvTransferDone = 21,
 };
 
 class Writer {
@@ -119,6 +121,8 @@ struct EncodeVisitor {
     w.Put(m.generated_tokens);
     w.Put(m.generation_seed);
     w.U64s(m.block_hashes);
+    w.Put(static_cast<uint8_t>(m.kv_remote));
+    w.Str(m.kv_source);
   }
   void operator()(const CancelRequest& m) {
     w.Put(Type::kCancel);
@@ -135,6 +139,7 @@ struct EncodeVisitor {
     w.Put(m.block_size);
     w.Put(m.num_blocks);
     w.Put(m.pid);
+    w.Str(m.kv_address);
   }
   void operator()(const StepReport& m) {
     w.Put(Type::kStep);
@@ -173,6 +178,14 @@ struct EncodeVisitor {
     w.Put(m.total_blocks);
     w.Put(static_cast<uint8_t>(m.draining));
   }
+  void operator()(const KvTransferDone& m) {
+    w.Put(Type::kKvTransferDone);
+    w.Put(m.id);
+    w.Put(static_cast<uint8_t>(m.ok));
+    w.Put(m.bytes);
+    w.Put(m.micros);
+    w.Str(m.error);
+  }
 };
 
 constexpr size_t kTokenBytes = 8 + 4 + 4 + 1;
@@ -183,7 +196,8 @@ StatusOr<Message> Decode(Type type, Reader& r) {
     case Type::kAdd: {
       AddRequest m;
       r.Get(m.id) && r.Get(m.prompt_tokens) && r.Get(m.max_output_tokens) &&
-          r.Get(m.generated_tokens) && r.Get(m.generation_seed) && r.U64s(m.block_hashes);
+          r.Get(m.generated_tokens) && r.Get(m.generation_seed) && r.U64s(m.block_hashes) &&
+          r.Bool(m.kv_remote) && r.Str(m.kv_source);
       RETURN_IF_ERROR(r.Finish());
       return Message(std::move(m));
     }
@@ -201,7 +215,7 @@ StatusOr<Message> Decode(Type type, Reader& r) {
       uint8_t role = 0;
       r.Get(m.protocol) && r.Str(m.name) && r.Get(role) && r.Get(m.pool) &&
           r.Get(m.max_num_batched_tokens) && r.Get(m.block_size) && r.Get(m.num_blocks) &&
-          r.Get(m.pid);
+          r.Get(m.pid) && r.Str(m.kv_address);
       RETURN_IF_ERROR(r.Finish());
       if (role > static_cast<uint8_t>(WorkerRole::kDecode)) {
         return InvalidArgument("hello message: unknown worker role " + std::to_string(role));
@@ -251,6 +265,12 @@ StatusOr<Message> Decode(Type type, Reader& r) {
       RETURN_IF_ERROR(r.Finish());
       return Message(m);
     }
+    case Type::kKvTransferDone: {
+      KvTransferDone m;
+      r.Get(m.id) && r.Bool(m.ok) && r.Get(m.bytes) && r.Get(m.micros) && r.Str(m.error);
+      RETURN_IF_ERROR(r.Finish());
+      return Message(std::move(m));
+    }
   }
   return InvalidArgument("unknown message type " + std::to_string(static_cast<int>(type)));
 }
@@ -273,6 +293,8 @@ const char* TypeName(Type t) {
       return "rejected";
     case Type::kLoad:
       return "load";
+    case Type::kKvTransferDone:
+      return "kv-transfer-done";
   }
   return "unknown";
 }
@@ -305,8 +327,10 @@ StatusOr<Message> DecodePayload(std::span<const uint8_t> payload) {
 }
 
 const char* MessageName(const Message& m) {
-  static constexpr const char* kNames[] = {"add",  "cancel",    "drain",    "hello",
-                                           "step", "kv-events", "rejected", "load"};
+  static constexpr const char* kNames[] = {"add",      "cancel", "drain",
+                                           "hello",    "step",   "kv-events",
+                                           "rejected", "load",   "kv-transfer-done"};
+  static_assert(std::size(kNames) == std::variant_size_v<Message>);
   return kNames[m.index()];
 }
 

@@ -18,7 +18,7 @@
 namespace dynamo::net {
 
 inline constexpr uint32_t kMaxFrameBytes = 64u << 20;  // larger frames are protocol errors
-inline constexpr uint32_t kProtocolVersion = 1;
+inline constexpr uint32_t kProtocolVersion = 2;
 
 // ---- frontend -> worker -------------------------------------------------------------------
 
@@ -31,6 +31,11 @@ struct AddRequest {
   int32_t generated_tokens = 0;        // already generated elsewhere; the next token is this + 1
   uint64_t generation_seed = 0;        // the mock engine's token ids derive from it
   std::vector<uint64_t> block_hashes;  // chained hashes of the prompt's full blocks
+  // Decode half of a disaggregated request: the prompt's KV is pulled over UCX from the prefill
+  // worker at `kv_source` (its UCX address; the transfer key is `id`). A failed or timed-out
+  // pull makes this worker prefill the prompt itself.
+  bool kv_remote = false;
+  std::string kv_source;
 };
 // The client went away (or the request moved): drop it and free its KV.
 struct CancelRequest {
@@ -51,6 +56,7 @@ struct Hello {
   int32_t block_size = 16;
   int64_t num_blocks = 0;
   uint32_t pid = 0;
+  std::string kv_address;  // its UCX KV-transfer listener ("host:port"); "" for aggregated workers
 };
 struct TokenOut {
   uint64_t id = 0;
@@ -81,6 +87,15 @@ struct Rejected {
   uint64_t id = 0;
   std::string reason;
 };
+// Decode worker: how the KV pull of a disaggregated request ended. Not ok: the worker prefills
+// the prompt itself (the frontend then frees the prefill worker's copy).
+struct KvTransferDone {
+  uint64_t id = 0;
+  bool ok = true;
+  int64_t bytes = 0;   // received (ok)
+  int64_t micros = 0;  // from the pull's start to its end
+  std::string error;   // not ok: why
+};
 // Periodic load report (also a liveness signal).
 struct Load {
   int32_t running = 0;
@@ -90,8 +105,8 @@ struct Load {
   bool draining = false;
 };
 
-using Message =
-    std::variant<AddRequest, CancelRequest, Drain, Hello, StepReport, KvEvents, Rejected, Load>;
+using Message = std::variant<AddRequest, CancelRequest, Drain, Hello, StepReport, KvEvents,
+                             Rejected, Load, KvTransferDone>;
 
 // Appends one whole frame (length prefix included) to `out`.
 void EncodeFrame(const Message& m, std::string& out);

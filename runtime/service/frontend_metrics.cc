@@ -38,7 +38,20 @@ FrontendMetrics::FrontendMetrics(const std::string& model)
       workers(registry_.AddGauge("dynamo_frontend_workers", "Workers connected and routed to",
                                  {{"model", model}})),
       router_queue(registry_.AddGauge("dynamo_frontend_router_queue_pending_requests",
-                                      "Requests waiting for a worker", {{"model", model}})) {
+                                      "Requests waiting for a worker", {{"model", model}})),
+      kv_transfers_ok(registry_.AddCounter("dynamo_frontend_kv_transfers_total",
+                                           "KV pulls from prefill to decode workers, by result",
+                                           {{"model", model}, {"result", "ok"}})),
+      kv_transfers_fallback(
+          registry_.AddCounter("dynamo_frontend_kv_transfers_total",
+                               "KV pulls from prefill to decode workers, by result",
+                               {{"model", model}, {"result", "fallback"}})),
+      kv_transfer_s(registry_.AddHistogram("dynamo_frontend_kv_transfer_seconds",
+                                           "KV pull duration (reserved blocks to KV arrived)",
+                                           api::LogBuckets(0.0001, 10, 16), {{"model", model}})),
+      kv_transfer_bytes(registry_.AddCounter("dynamo_frontend_kv_transfer_bytes_total",
+                                             "KV bytes moved from prefill to decode workers",
+                                             {{"model", model}})) {
   static constexpr const char* kEndpoints[] = {"completions", "chat_completions"};
   static constexpr const char* kStatus[] = {"success", "error", "cancelled"};
   for (int e = 0; e < 2; ++e) {

@@ -38,6 +38,11 @@ class FrontendMetrics {
   api::Counter& rejections;  // 503: overload, no workers, shutting down
   api::Gauge& workers;       // connected workers
   api::Gauge& router_queue;  // requests waiting in the router (kv queueing) or for a worker
+  // Disaggregated plans: KV pulls by the decode workers, and their duration.
+  api::Counter& kv_transfers_ok;
+  api::Counter& kv_transfers_fallback;  // failed or timed out: the decode worker prefilled
+  api::Histogram& kv_transfer_s;
+  api::Counter& kv_transfer_bytes;
 
  private:
   // [endpoint][status]

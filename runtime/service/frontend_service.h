@@ -11,6 +11,10 @@
 // sent, so the client sees one stream; a client that disconnects has its request cancelled on
 // the worker (KV freed); overload (max_inflight) and the absence of workers answer 503.
 //
+// Disaggregated plans: a prompt goes to the prefill router's worker; its first token goes to the
+// client, then the decode router picks a decode worker, which pulls the KV from the prefill
+// worker over UCX and continues the stream (or prefills itself when the pull fails).
+//
 // Single-threaded: everything runs on the io_context the caller runs.
 #include <cstdint>
 #include <functional>
@@ -19,9 +23,14 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "core/perf/perf_model.h"
 #include "core/plan/plan.h"
 #include "core/status.h"
 #include "core/time.h"
+
+namespace dynamo::planner {
+class ScalingConnector;
+}  // namespace dynamo::planner
 
 namespace dynamo::service {
 
@@ -44,11 +53,23 @@ struct FrontendOptions {
   Duration startup_grace = Duration::Seconds(60);
   // Drain on shutdown: requests still running after this are cancelled.
   Duration drain_timeout = Duration::Seconds(30);
+  // The SLA planner (plan.planner.enabled): every plan.planner.interval_s it observes the
+  // interval's TTFT/ITL and load, runs the planner core (built by planner/plan_planner, as the
+  // simulator builds it) and asks `scaling` for the replicas it decided. Null: no planner.
+  // Not owned; must outlive the frontend.
+  planner::ScalingConnector* scaling = nullptr;
+  std::shared_ptr<const perf::PerfModel> perf;  // the planner's capacity model prices steps
+  // The workers' --time-scale: the planner's interval lasts interval_s x this, and observed
+  // latencies are divided by it (the planner reasons in the plan's time).
+  double time_scale = 1.0;
+  int system_gpus = 0;  // the GPU budget when plan.planner.max_gpus is 0
 };
 
 struct FrontendStats {
   int64_t accepted = 0, completed = 0, failed = 0, cancelled = 0, rejected_503 = 0;
   int64_t migrations = 0, workers_lost = 0, tokens = 0;
+  int64_t kv_fallbacks = 0;  // disaggregated: KV pulls that failed (the decode worker prefilled)
+  int64_t planner_ticks = 0, scale_ups = 0, scale_downs = 0;  // workers asked for / drained
 };
 
 class FrontendService {
@@ -71,6 +92,9 @@ class FrontendService {
   // drain_timeout), tells every worker to drain, writes routing.csv, then calls `done`.
   void Shutdown(std::function<void()> done);
   const FrontendStats& stats() const;
+  // Tells the named worker to drain (the local planner connector's scale-down): it leaves the
+  // router now, finishes what it holds, then exits. False when no such live worker.
+  bool DrainWorker(const std::string& name);
 
  private:
   class Impl;

@@ -12,9 +12,12 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
 
 #include "core/perf/step_timer.h"
 #include "runtime/api/mock_tokenizer.h"
+#include "runtime/kvtransfer/ucx_kv_transport.h"
+#include "runtime/loadgen/http_client.h"
 #include "runtime/net/connection.h"
 #include "runtime/router/plan_router.h"
 #include "runtime/service/real_clock.h"
@@ -30,7 +33,7 @@ using net::Connection;
 class WorkerService::Impl {
  public:
   Impl(asio::io_context& io, WorkerOptions options, worker::EngineConfig engine,
-       perf::StepTimer timer)
+       perf::StepTimer timer, int64_t kv_bytes_per_token)
       : io_(io),
         opt_(std::move(options)),
         sched_(engine),
@@ -38,12 +41,15 @@ class WorkerService::Impl {
         acceptor_(io),
         step_timer_(io),
         load_timer_(io),
-        beat_timer_(io) {}
+        beat_timer_(io),
+        kv_bytes_per_token_(kv_bytes_per_token) {}
 
   ~Impl() {
     for (const auto& c : conns_) c->Abort();
   }
   Status Listen();
+  // Prefill and decode roles: the UCX transport (its address goes into the hello).
+  Status StartKvTransport();
   void Start();
   void Drain(std::function<void()> done);
   uint16_t port() const { return port_; }
@@ -53,6 +59,8 @@ class WorkerService::Impl {
     run_dir_ = std::move(dir);
     reg_ = std::move(reg);
   }
+  // Registration over HTTP with the frontend at opt_.frontend (resolved once, at start).
+  Status ResolveFrontend();
   net::Hello hello;
 
  private:
@@ -60,6 +68,15 @@ class WorkerService::Impl {
     std::weak_ptr<Connection> conn;  // who asked; tokens go back there
     uint64_t seed = 0;
     bool cancelled = false;  // cancel deferred until the step in flight completes
+    // Disaggregated.
+    bool held = false;     // prefill: prompt done, KV held for the decode worker
+    bool sending = false;  // prefill: a pull of it is being served
+    Time held_since;
+    std::string kv_source;  // decode: the prefill worker's UCX address ("" when local)
+    Time pull_started;
+    // Decode: what a local prefill (the fallback) needs.
+    int32_t prompt_tokens = 0, max_output_tokens = 1, generated_tokens = 0;
+    std::vector<uint64_t> block_hashes;
   };
 
   Time Now() const { return clock_.Now(); }
@@ -76,7 +93,18 @@ class WorkerService::Impl {
   void FlushKvEvents();
   void SendLoad();
   void Beat();
+  void PostRegistration();
+  // Drained: deregister from the frontend (best effort, bounded), then `then`.
+  void Deregister(std::function<void()> then);
   void MaybeFinishDrain();
+  // Decode: pull the KV of a request the scheduler reserved blocks for.
+  void StartPull(const worker::KvReservation& kr);
+  void OnPullDone(uint64_t id, const Status& st, int64_t bytes);
+  void FallBackToLocalPrefill(uint64_t id);  // precondition: no step in flight
+  // Prefill: serving pulls.
+  bool AcceptPull(uint64_t id, int64_t bytes);
+  void OnKvSent(uint64_t id, const Status& st);
+  void ExpireHeldKv();
   void Reject(const std::shared_ptr<Connection>& conn, uint64_t id, std::string reason);
 
   asio::io_context& io_;
@@ -90,12 +118,19 @@ class WorkerService::Impl {
   std::vector<std::shared_ptr<Connection>> conns_;
   std::unordered_map<uint64_t, Live> live_;
   std::vector<uint64_t> deferred_cancels_;
+  std::vector<uint64_t> deferred_fallbacks_;  // failed pulls during a step
+  int64_t kv_bytes_per_token_ = 0;
+  std::unique_ptr<kvtransfer::UcxKvTransport> kv_;
   bool stepping_ = false;
   bool draining_ = false;
   bool done_ = false;
   std::function<void()> on_drained_;
   std::optional<RunDir> run_dir_;
   Registration reg_;
+  std::optional<loadgen::HttpUrl> frontend_url_;
+  loadgen::TcpEndpoints frontend_endpoints_;
+  bool registering_ = false;  // a registration post is in flight
+  Time frontend_ok_;          // start, or the last registration the frontend took
   WorkerStats stats_;
   // The step's reports, one per connection that has requests in it (built from the admissions
   // in MaybeStep and the tokens in OnStepDone, sent by SendReports).
@@ -179,6 +214,18 @@ void WorkerService::Impl::OnAdd(const std::shared_ptr<Connection>& conn, net::Ad
       std::find(r.block_hashes.begin(), r.block_hashes.end(), 0) != r.block_hashes.end()) {
     return Reject(conn, r.id, "malformed request (tokens or block hashes out of range)");
   }
+  if (r.kv_remote &&
+      (cfg.role != WorkerRole::kDecode || r.kv_source.empty() || r.generated_tokens < 1 || !kv_)) {
+    return Reject(conn, r.id, "a remote-KV request needs a decode worker and a KV source");
+  }
+  Live live{conn, r.generation_seed, false};
+  if (cfg.role == WorkerRole::kDecode) {
+    live.kv_source = r.kv_remote ? r.kv_source : "";
+    live.prompt_tokens = r.prompt_tokens;
+    live.max_output_tokens = r.max_output_tokens;
+    live.generated_tokens = r.generated_tokens;
+    live.block_hashes = r.block_hashes;
+  }
   worker::EngineRequest er;
   er.id = RequestId(r.id);
   er.prompt_tokens = r.prompt_tokens;
@@ -186,6 +233,7 @@ void WorkerService::Impl::OnAdd(const std::shared_ptr<Connection>& conn, net::Ad
       cfg.role == WorkerRole::kPrefill ? r.generated_tokens + 1 : r.max_output_tokens;
   er.generated_tokens = r.generated_tokens;
   er.block_hashes = std::move(r.block_hashes);
+  er.kv_remote = r.kv_remote;
   if (sched_.Add(Now(), std::move(er)) != worker::AddResult::kAccepted) {
     const int64_t need = sched_.blocks().BlocksFor(int64_t{r.prompt_tokens} + r.max_output_tokens);
     return Reject(conn, r.id,
@@ -195,7 +243,7 @@ void WorkerService::Impl::OnAdd(const std::shared_ptr<Connection>& conn, net::Ad
                       std::to_string(sched_.blocks().num_blocks()));
   }
   ++stats_.requests;
-  live_[r.id] = Live{conn, r.generation_seed, false};
+  live_[r.id] = std::move(live);
   MaybeStep();
 }
 
@@ -238,6 +286,7 @@ void WorkerService::Impl::MaybeStep() {
     }
   }
   stats_.preemptions += static_cast<int64_t>(plan.preempted.size());
+  for (const worker::KvReservation& kr : plan.kv_reserved) StartPull(kr);
   FlushKvEvents();  // evictions made room for this step
   if (plan.empty()) {
     SendReports();  // admissions without a step (nothing runnable) go out right away
@@ -267,15 +316,23 @@ void WorkerService::Impl::OnStepDone() {
         {t.id.value(), t.index, api::MockTokenId(it->second.seed, t.index), t.finished});
     ++stats_.tokens;
   }
+  for (RequestId id : out.prefill_done) {
+    const auto it = live_.find(id.value());
+    if (it == live_.end()) continue;
+    it->second.held = true;  // until the decode worker pulled it (or the hold expires)
+    it->second.held_since = Now();
+  }
   for (RequestId id : out.finished) {
     const auto it = live_.find(id.value());
     if (it == live_.end()) continue;
-    if (sched_.config().role == WorkerRole::kPrefill) continue;  // KV held until released
+    if (sched_.config().role == WorkerRole::kPrefill) continue;  // KV held until pulled
     if (!it->second.cancelled) ++stats_.finished;
     live_.erase(it);
   }
+  // The step's KV events first, as the simulator applies them before the step's tokens: a
+  // request finished by this step must not reach the router before the blocks it cached.
+  FlushKvEvents();
   SendReports();
-  FlushKvEvents();  // blocks cached by this step
   // Cancels that arrived during the step.
   std::vector<uint64_t> cancels;
   cancels.swap(deferred_cancels_);
@@ -287,6 +344,9 @@ void WorkerService::Impl::OnStepDone() {
     ++stats_.cancelled;
   }
   if (!cancels.empty()) FlushKvEvents();
+  std::vector<uint64_t> fallbacks;
+  fallbacks.swap(deferred_fallbacks_);
+  for (uint64_t id : fallbacks) FallBackToLocalPrefill(id);
   MaybeStep();
   MaybeFinishDrain();
 }
@@ -321,6 +381,7 @@ void WorkerService::Impl::FlushKvEvents() {
 
 void WorkerService::Impl::SendLoad() {
   if (done_) return;
+  ExpireHeldKv();
   const worker::EngineLoad l = sched_.load();
   const net::Load msg{l.running, l.waiting, l.used_blocks, l.total_blocks, draining_};
   for (const auto& c : conns_) c->Send(msg);
@@ -330,11 +391,91 @@ void WorkerService::Impl::SendLoad() {
   });
 }
 
+Status WorkerService::Impl::ResolveFrontend() {
+  if (opt_.frontend.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(loadgen::HttpUrl url, loadgen::ParseHttpUrl("http://" + opt_.frontend));
+  frontend_url_ = url;
+  frontend_ok_ = Now();
+  // Resolved once; an unresolvable name (the frontend's Service not created yet) is retried by
+  // PostRegistration until frontend_timeout.
+  StatusOr<loadgen::TcpEndpoints> eps = loadgen::ResolveHttpUrl(url);
+  if (eps.ok()) frontend_endpoints_ = std::move(*eps);
+  return Status::Ok();
+}
+
+void WorkerService::Impl::PostRegistration() {
+  if (!frontend_url_ || registering_) return;
+  if (frontend_endpoints_.empty()) {
+    StatusOr<loadgen::TcpEndpoints> eps = loadgen::ResolveHttpUrl(*frontend_url_);
+    if (eps.ok()) frontend_endpoints_ = std::move(*eps);
+  }
+  auto failed = [this](const std::string& why) {
+    if (done_ || Now() - frontend_ok_ <= opt_.frontend_timeout) return;
+    const Status st =
+        IoError("worker " + opt_.name + ": the frontend at " + opt_.frontend +
+                " has not taken a registration for " +
+                std::to_string(static_cast<int64_t>(opt_.frontend_timeout.seconds())) + " s (" +
+                why + "); is `dynamo-run frontend` running there?");
+    if (opt_.on_failed) asio::post(io_, [cb = opt_.on_failed, st] { cb(st); });
+    done_ = true;
+  };
+  if (frontend_endpoints_.empty()) return failed("cannot resolve " + frontend_url_->host);
+  loadgen::HttpRequest req;
+  req.method = loadgen::HttpMethod::kPost;
+  req.target = frontend_url_->base_path + "/internal/workers";
+  req.host = frontend_url_->HostHeader();
+  req.headers.push_back({"Content-Type", "application/json"});
+  req.body = RegistrationJson(reg_);
+  registering_ = true;
+  auto status = std::make_shared<int>(0);
+  auto body = std::make_shared<std::string>();
+  loadgen::HttpCallbacks cb;
+  cb.on_head = [status](int code) { *status = code; };
+  cb.on_body = [body](std::string_view b) {
+    if (body->size() < 4096) body->append(b);
+    return true;
+  };
+  cb.on_done = [this, status, body, failed](const loadgen::HttpOutcome& out) {
+    registering_ = false;
+    if (out.failure == loadgen::HttpFailure::kNone && *status == 200) {
+      frontend_ok_ = Now();
+      return;
+    }
+    const std::string why = out.failure != loadgen::HttpFailure::kNone
+                                ? out.message
+                                : "HTTP " + std::to_string(*status) + ": " + *body;
+    if (*status == 400) {  // refused for good (not in the plan): no point retrying
+      std::fprintf(stderr, "worker %s: the frontend refused the registration: %s\n",
+                   opt_.name.c_str(), why.c_str());
+    }
+    failed(why);
+  };
+  loadgen::HttpCall::Start(io_, frontend_endpoints_, std::move(req), std::move(cb),
+                           Duration::Seconds(2));
+}
+
+void WorkerService::Impl::Deregister(std::function<void()> then) {
+  if (!frontend_url_ || frontend_endpoints_.empty()) return then();
+  loadgen::HttpRequest req;
+  req.method = loadgen::HttpMethod::kPost;
+  req.target = frontend_url_->base_path + "/internal/workers/deregister";
+  req.host = frontend_url_->HostHeader();
+  req.headers.push_back({"Content-Type", "application/json"});
+  req.body = "{\"name\":" + nlohmann::json(opt_.name).dump() + "}";
+  loadgen::HttpCallbacks cb;
+  cb.on_done = [then = std::move(then)](const loadgen::HttpOutcome&) { then(); };
+  loadgen::HttpCall::Start(io_, frontend_endpoints_, std::move(req), std::move(cb),
+                           Duration::Seconds(1));
+}
+
 void WorkerService::Impl::Beat() {
-  if (done_ || !run_dir_) return;
+  if (done_ || (!run_dir_ && !frontend_url_)) return;
   ++reg_.heartbeat;
-  const Status st = run_dir_->WriteRegistration(reg_);
-  if (!st.ok()) std::fprintf(stderr, "worker %s: %s\n", opt_.name.c_str(), st.ToString().c_str());
+  if (run_dir_) {
+    const Status st = run_dir_->WriteRegistration(reg_);
+    if (!st.ok()) std::fprintf(stderr, "worker %s: %s\n", opt_.name.c_str(), st.ToString().c_str());
+  }
+  PostRegistration();
   beat_timer_.expires_after(ToChrono(opt_.heartbeat_interval));
   beat_timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec) Beat();
@@ -370,11 +511,138 @@ void WorkerService::Impl::MaybeFinishDrain() {
   std::vector<std::shared_ptr<Connection>> conns;
   conns.swap(conns_);
   for (const auto& c : conns) c->Close();
-  if (on_drained_) {
-    std::function<void()> cb = std::move(on_drained_);
-    asio::post(io_, std::move(cb));
+  Deregister([this] {
+    if (on_drained_) {
+      std::function<void()> cb = std::move(on_drained_);
+      asio::post(io_, std::move(cb));
+    }
+    if (opt_.on_drained) asio::post(io_, opt_.on_drained);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// KV transfer (disaggregated plans)
+
+Status WorkerService::Impl::StartKvTransport() {
+  const WorkerRole role = sched_.config().role;
+  if (role == WorkerRole::kAggregated) return Status::Ok();
+  ASSIGN_OR_RETURN(kv_, kvtransfer::UcxKvTransport::Create(io_, {opt_.host, opt_.kv_port}));
+  if (role == WorkerRole::kPrefill) {
+    kv_->Serve([this](uint64_t id, int64_t bytes) { return AcceptPull(id, bytes); },
+               [this](uint64_t id, Status st) { OnKvSent(id, st); });
   }
-  if (opt_.on_drained) asio::post(io_, opt_.on_drained);
+  hello.kv_address = kv_->address();
+  return Status::Ok();
+}
+
+void WorkerService::Impl::StartPull(const worker::KvReservation& kr) {
+  const auto it = live_.find(kr.id.value());
+  if (it == live_.end()) return;
+  Live& l = it->second;
+  // Only the prompt tokens this worker does not already hold move (as the simulator's SendKv).
+  const int64_t tokens = std::max<int64_t>(0, l.prompt_tokens - kr.cached_tokens);
+  const int64_t bytes = static_cast<int64_t>(
+      static_cast<double>(tokens) * static_cast<double>(kv_bytes_per_token_) * opt_.kv_bytes_scale);
+  l.pull_started = Now();
+  const uint64_t id = kr.id.value();
+  kv_->Pull(l.kv_source, id, bytes, opt_.kv_timeout,
+            [this, id, bytes](Status st) { OnPullDone(id, st, bytes); });
+}
+
+void WorkerService::Impl::OnPullDone(uint64_t id, const Status& st, int64_t bytes) {
+  const auto it = live_.find(id);
+  if (it == live_.end() || it->second.cancelled) return;  // the client went away meanwhile
+  Live& l = it->second;
+  net::KvTransferDone msg{id, st.ok(), st.ok() ? bytes : 0, (Now() - l.pull_started).nanos() / 1000,
+                          st.ok() ? "" : st.message()};
+  if (std::shared_ptr<Connection> c = l.conn.lock()) c->Send(msg);
+  if (st.ok()) {
+    ++stats_.kv_pulls_ok;
+    sched_.KvArrived(Now(), RequestId(id));
+    MaybeStep();
+    return;
+  }
+  ++stats_.kv_fallbacks;
+  std::fprintf(stderr, "worker %s: request %llu: %s; prefilling it here\n", opt_.name.c_str(),
+               static_cast<unsigned long long>(id), st.message().c_str());
+  if (stepping_) {
+    deferred_fallbacks_.push_back(id);
+  } else {
+    FallBackToLocalPrefill(id);
+    MaybeStep();
+  }
+}
+
+void WorkerService::Impl::FallBackToLocalPrefill(uint64_t id) {
+  const auto it = live_.find(id);
+  if (it == live_.end() || it->second.cancelled) return;
+  Live& l = it->second;
+  sched_.Cancel(Now(), RequestId(id));  // frees the blocks reserved for the pulled KV
+  l.kv_source.clear();
+  worker::EngineRequest er;
+  er.id = RequestId(id);
+  er.prompt_tokens = l.prompt_tokens;
+  er.max_output_tokens = l.max_output_tokens;
+  er.generated_tokens = l.generated_tokens;  // the first token is out: continue from the next
+  er.block_hashes = l.block_hashes;
+  if (sched_.Add(Now(), std::move(er)) != worker::AddResult::kAccepted) {
+    // It fitted as a remote-KV request, so it fits as a local one; never expected.
+    std::shared_ptr<Connection> c = l.conn.lock();
+    live_.erase(it);
+    if (c) Reject(c, id, "worker " + opt_.name + " cannot prefill the request after a failed pull");
+  }
+  FlushKvEvents();
+}
+
+bool WorkerService::Impl::AcceptPull(uint64_t id, int64_t /*bytes*/) {
+  const auto it = live_.find(id);
+  if (opt_.kv_refuse || it == live_.end() || !it->second.held || it->second.cancelled ||
+      it->second.sending) {
+    return false;
+  }
+  it->second.sending = true;
+  return true;
+}
+
+void WorkerService::Impl::OnKvSent(uint64_t id, const Status& st) {
+  const auto it = live_.find(id);
+  if (it == live_.end()) return;
+  if (st.ok()) {
+    ++stats_.kv_sent;
+  } else {
+    std::fprintf(stderr, "worker %s: sending the KV of request %llu failed: %s\n",
+                 opt_.name.c_str(), static_cast<unsigned long long>(id), st.message().c_str());
+  }
+  // Either way this copy is done with: the decode worker has it, or prefills itself.
+  if (it->second.cancelled) return;  // the deferred cancel frees it
+  sched_.ReleaseKv(Now(), RequestId(id));
+  live_.erase(it);
+  MaybeStep();  // freed blocks may admit waiting prompts
+  MaybeFinishDrain();
+}
+
+void WorkerService::Impl::ExpireHeldKv() {
+  if (stepping_ || sched_.config().role != WorkerRole::kPrefill) return;
+  const Time now = Now();
+  std::vector<uint64_t> expired;
+  for (const auto& [id, l] : live_) {
+    if (l.held && !l.sending && !l.cancelled && now - l.held_since > opt_.kv_hold_timeout) {
+      expired.push_back(id);
+    }
+  }
+  if (expired.empty()) return;
+  std::sort(expired.begin(), expired.end());
+  for (uint64_t id : expired) {
+    sched_.Cancel(now, RequestId(id));
+    live_.erase(id);
+    ++stats_.kv_expired;
+  }
+  std::fprintf(stderr, "worker %s: freed the KV of %zu request(s) nobody pulled within %lld s\n",
+               opt_.name.c_str(), expired.size(),
+               static_cast<long long>(opt_.kv_hold_timeout.seconds()));
+  FlushKvEvents();
+  MaybeStep();
+  MaybeFinishDrain();
 }
 
 StatusOr<std::unique_ptr<WorkerService>> WorkerService::Create(
@@ -406,9 +674,15 @@ StatusOr<std::unique_ptr<WorkerService>> WorkerService::Create(
     return FailedPrecondition(where + ": no KV cache blocks fit on the worker's GPUs");
   }
 
-  auto impl = std::make_unique<Impl>(io, options, ec,
-                                     perf::StepTimer(std::move(*model), spec.max_num_seqs));
+  if (!(options.kv_bytes_scale >= 0)) {
+    return InvalidArgument("--kv-bytes-scale " + std::to_string(options.kv_bytes_scale) +
+                           ": must be >= 0 (1 = the model's KV bytes)");
+  }
+  auto impl =
+      std::make_unique<Impl>(io, options, ec, perf::StepTimer(std::move(*model), spec.max_num_seqs),
+                             plan.model.KvBytesPerToken(plan.kv_dtype));
   RETURN_IF_ERROR(impl->Listen());
+  RETURN_IF_ERROR(impl->StartKvTransport());
   impl->hello.name = options.name;
   impl->hello.role = spec.role;
   impl->hello.pool = options.pool;
@@ -416,8 +690,12 @@ StatusOr<std::unique_ptr<WorkerService>> WorkerService::Create(
   impl->hello.block_size = spec.block_size;
   impl->hello.num_blocks = ec.num_blocks;
   impl->hello.pid = static_cast<uint32_t>(::getpid());
-  if (!options.run_dir.empty()) {
-    ASSIGN_OR_RETURN(RunDir dir, RunDir::Open(options.run_dir, /*create=*/false));
+  {
+    std::optional<RunDir> dir;
+    if (!options.run_dir.empty()) {
+      ASSIGN_OR_RETURN(RunDir d, RunDir::Open(options.run_dir, /*create=*/false));
+      dir.emplace(std::move(d));
+    }
     Registration reg;
     reg.name = options.name;
     reg.pool = options.pool;
@@ -427,6 +705,7 @@ StatusOr<std::unique_ptr<WorkerService>> WorkerService::Create(
     reg.port = impl->port();
     reg.pid = static_cast<uint32_t>(::getpid());
     impl->set_registry(std::move(dir), std::move(reg));
+    RETURN_IF_ERROR(impl->ResolveFrontend());
   }
   impl->Start();
   return std::unique_ptr<WorkerService>(new WorkerService(std::move(impl)));

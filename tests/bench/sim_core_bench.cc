@@ -7,9 +7,9 @@
 
 #include "core/hardware/gpu_spec.h"
 #include "core/rng.h"
+#include "core/stats/log_histogram.h"
 #include "core/topology/cluster_topology.h"
 #include "sim/event_queue.h"
-#include "sim/log_histogram.h"
 #include "sim/network_model.h"
 
 namespace dynamo::sim {
@@ -54,7 +54,7 @@ void BM_LogHistogramAdd(benchmark::State& state) {
   RngStream rng(2, "sim_core_bench_latencies");
   std::vector<double> samples(1 << 16);
   for (auto& s : samples) s = rng.LogNormal(4.0, 1.5);  // latencies in ms
-  LogHistogram h;
+  stats::LogHistogram h;
   size_t k = 0;
   for (auto _ : state) h.Add(samples[k++ & (samples.size() - 1)]);
   benchmark::DoNotOptimize(h.count());

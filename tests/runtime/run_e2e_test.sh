@@ -11,7 +11,8 @@ BIN=$RUN
 source "$SRC/tests/cli/e2e_lib.sh"
 command -v curl >/dev/null || { echo "curl not installed: skipped"; exit 77; }
 
-cat >"$TMP/plan.json" <<'JSON'
+PLAN=$TMP/plan.json
+cat >"$PLAN" <<'JSON'
 { "model": "llama-3.1-8b",
   "system": {"gpu": "h200_sxm", "gpus_per_node": 8, "nodes": 1},
   "workers": [{"role": "agg", "replicas": 3, "tp": 1, "max_num_seqs": 64,
@@ -19,32 +20,7 @@ cat >"$TMP/plan.json" <<'JSON'
   "router": {"policy": "kv"} }
 JSON
 
-SERVER_PID=
-start_server() {  # start_server RUN_DIR [ARGS...]
-  local dir=$1
-  shift
-  rm -rf "$dir"
-  "$RUN" --plan "$TMP/plan.json" --port 0 --run-dir "$dir" "$@" >"$TMP/server.out" 2>"$TMP/server.err" &
-  SERVER_PID=$!
-  for _ in $(seq 1 200); do
-    grep -q "serving" "$TMP/server.out" 2>/dev/null && break
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  if ! grep -q "serving" "$TMP/server.out"; then
-    bad "server did not start: $(cat "$TMP/server.err")"
-    finish
-    exit 1
-  fi
-  PORT=$(python3 -c "import json; print(json.load(open('$dir/frontend.json'))['port'])")
-  URL="http://127.0.0.1:$PORT"
-}
-stop_server() {
-  kill -TERM "$SERVER_PID" 2>/dev/null
-  wait "$SERVER_PID"
-  SERVER_RC=$?
-}
-workers_of() { pgrep -f -- "--run-dir $1" | grep -v "^$SERVER_PID\$" || true; }
+source "$SRC/tests/runtime/run_lib.sh"
 trap 'kill -KILL $SERVER_PID 2>/dev/null; rm -rf "$TMP"' EXIT
 
 # http NAME CODE METHOD PATH [BODY] : the status code and the body in $TMP/body
@@ -203,6 +179,47 @@ for p in $WORKERS; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
 [ -s "$TMP/run/routing.csv" ] && ok || bad "no routing.csv"
 contains stats "$TMP/server.out" "requests accepted"
 
+# --- Kubernetes-style discovery: no shared directory, workers register over HTTP ---
+"$RUN" frontend --plan "$TMP/plan.json" --port 0 >"$TMP/fe.out" 2>"$TMP/fe.err" &
+FE_PID=$!
+for _ in $(seq 1 100); do grep -q "listening" "$TMP/fe.out" 2>/dev/null && break; sleep 0.05; done
+FE_PORT=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\).*|\1|p' "$TMP/fe.out" | head -n 1)
+contains fe_http_registration "$TMP/fe.out" "workers register over HTTP"
+K8S_WORKERS=
+for r in 0 1 2; do
+  POD_IP=127.0.0.1 "$RUN" worker --plan "$TMP/plan.json" --pool 0 --replica $r --frontend "127.0.0.1:$FE_PORT" \
+    >/dev/null 2>"$TMP/w$r.err" &
+  K8S_WORKERS="$K8S_WORKERS $!"
+done
+URL="http://127.0.0.1:$FE_PORT"
+for _ in $(seq 1 100); do
+  curl -s "$URL/health" >"$TMP/body" 2>/dev/null
+  python3 -c "import json,sys; j=json.load(open('$TMP/body')); sys.exit(0 if j['status']=='healthy' else 1)" 2>/dev/null && break
+  sleep 0.05
+done
+body_check http_registered "j['status']=='healthy' and len(j['instances'])==3"
+http http_registered_serves 200 POST /v1/completions '{"model":"llama-3.1-8b","prompt":"k8s","max_tokens":4}'
+# A worker that drains deregisters: the frontend drops it at once (no heartbeat timeout).
+first=$(echo $K8S_WORKERS | cut -d' ' -f1)
+kill -TERM "$first"
+wait "$first" && ok || bad "a registered worker did not exit 0 after SIGTERM"
+for _ in $(seq 1 40); do
+  curl -s "$URL/health" >"$TMP/body"
+  python3 -c "import json,sys; j=json.load(open('$TMP/body')); sys.exit(0 if len(j['instances'])==2 else 1)" && break
+  sleep 0.05
+done
+body_check deregistered "len(j['instances'])==2"
+kill -TERM "$FE_PID"
+wait "$FE_PID" && ok || bad "frontend alone: SIGTERM exit $?"
+for p in $K8S_WORKERS; do wait "$p" 2>/dev/null; done
+left=""
+for p in $K8S_WORKERS; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
+[ -z "$left" ] && ok || bad "registered workers still running after the frontend drained:$left"
+expect unreachable_frontend 1 '' -- worker --plan "$TMP/plan.json" --pool 0 --frontend 127.0.0.1:1 --frontend-timeout-s 0.3
+contains unreachable_message "$TMP/err" "the frontend at 127.0.0.1:1 has not taken a registration"
+expect worker_needs_discovery 1 'error: dynamo-run worker: give --run-dir DIR (local: register through files) or --frontend HOST:PORT (Kubernetes: register with the frontend over HTTP), not both' \
+  -- worker --plan "$TMP/plan.json" --pool 0
+
 # --- bad input to dynamo-run ---
 expect no_plan 2 '' --
 expect bad_plan 1 '' -- --plan "$TMP/nothing.json"
@@ -211,7 +228,7 @@ expect bad_engine 1 'error: --engine native: this build runs the mock engine onl
 expect bad_scale 1 '' -- --plan "$TMP/plan.json" --time-scale 0
 python3 -c "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(); print(s.getsockname()[1]); import sys; sys.stdout.flush(); time.sleep(30)" >"$TMP/busy" &
 BUSY=$!
-sleep 0.3
+for _ in $(seq 1 100); do [ -s "$TMP/busy" ] && break; sleep 0.05; done
 expect port_in_use 1 '' -- --plan "$TMP/plan.json" --port "$(cat "$TMP/busy")" --run-dir "$TMP/run2"
 contains port_message "$TMP/err" "$(cat "$TMP/busy")"
 kill "$BUSY"

@@ -32,6 +32,12 @@ TEST(Wire, EveryMessageRoundTrips) {
   EXPECT_EQ(a.generated_tokens, 3);
   EXPECT_EQ(a.generation_seed, 0xfeedULL);
   EXPECT_EQ(a.block_hashes, add.block_hashes);
+  EXPECT_FALSE(a.kv_remote);
+  add.kv_remote = true;
+  add.kv_source = "10.0.0.7:41234";
+  const auto ar = std::get<AddRequest>(RoundTrip(add));
+  EXPECT_TRUE(ar.kv_remote);
+  EXPECT_EQ(ar.kv_source, "10.0.0.7:41234");
 
   EXPECT_EQ(std::get<CancelRequest>(RoundTrip(CancelRequest{7})).id, 7u);
   EXPECT_TRUE(std::holds_alternative<Drain>(RoundTrip(Drain{})));
@@ -44,6 +50,7 @@ TEST(Wire, EveryMessageRoundTrips) {
   h.block_size = 32;
   h.num_blocks = 123456789012;
   h.pid = 999;
+  h.kv_address = "127.0.0.1:5555";
   const auto hb = std::get<Hello>(RoundTrip(h));
   EXPECT_EQ(hb.name, "agg-0-1");
   EXPECT_EQ(hb.role, WorkerRole::kDecode);
@@ -51,6 +58,7 @@ TEST(Wire, EveryMessageRoundTrips) {
   EXPECT_EQ(hb.block_size, 32);
   EXPECT_EQ(hb.num_blocks, 123456789012);
   EXPECT_EQ(hb.protocol, kProtocolVersion);
+  EXPECT_EQ(hb.kv_address, "127.0.0.1:5555");
 
   StepReport s;
   s.admitted = {{5, 64}, {6, 0}};
@@ -81,6 +89,15 @@ TEST(Wire, EveryMessageRoundTrips) {
   EXPECT_EQ(lb.waiting, 5);
   EXPECT_EQ(lb.total_blocks, 7);
   EXPECT_TRUE(lb.draining);
+
+  const auto tb =
+      std::get<KvTransferDone>(RoundTrip(KvTransferDone{11, false, 4096, 1500, "refused"}));
+  EXPECT_EQ(tb.id, 11u);
+  EXPECT_FALSE(tb.ok);
+  EXPECT_EQ(tb.bytes, 4096);
+  EXPECT_EQ(tb.micros, 1500);
+  EXPECT_EQ(tb.error, "refused");
+  EXPECT_STREQ(MessageName(Message(tb)), "kv-transfer-done");
 }
 
 TEST(Wire, FramesConcatenate) {

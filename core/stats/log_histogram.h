@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace dynamo::sim {
+namespace dynamo::stats {
 
 class LogHistogram {
  public:
@@ -45,4 +45,4 @@ class LogHistogram {
   double max_ = 0.0;
 };
 
-}  // namespace dynamo::sim
+}  // namespace dynamo::stats

@@ -1,4 +1,4 @@
-#include "sim/log_histogram.h"
+#include "core/stats/log_histogram.h"
 
 #include <algorithm>
 #include <bit>
@@ -7,7 +7,7 @@
 
 #include "core/check.h"
 
-namespace dynamo::sim {
+namespace dynamo::stats {
 namespace {
 
 // The top kSubBits mantissa bits split each power of two into 128 slices. A slice spans a
@@ -122,4 +122,4 @@ double LogHistogram::Percentile(double q) const {
   return std::clamp(midpoint, min_, max_);
 }
 
-}  // namespace dynamo::sim
+}  // namespace dynamo::stats

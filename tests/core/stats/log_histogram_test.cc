@@ -1,4 +1,4 @@
-#include "sim/log_histogram.h"
+#include "core/stats/log_histogram.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 
 #include "core/rng.h"
 
-namespace dynamo::sim {
+namespace dynamo::stats {
 namespace {
 
 constexpr double kPercentiles[] = {0,  0.1, 1,  5,    10,   25,    50, 75,
@@ -200,4 +200,4 @@ TEST(LogHistogramDeathTest, RejectsNegativeAndNonFinite) {
 }
 
 }  // namespace
-}  // namespace dynamo::sim
+}  // namespace dynamo::stats
