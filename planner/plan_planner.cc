@@ -53,8 +53,8 @@ StatusOr<SlaPlannerConfig> PlannerConfigFor(const Plan& plan, int system_gpus) {
   pc.ttft_ms = ps.ttft_ms;
   pc.itl_ms = ps.itl_ms;
   pc.percentile = ps.percentile / 100.0;
-  // Whole seconds, as the simulator schedules its ticks (Duration::Seconds(interval_s)).
-  pc.interval = Duration::Seconds(static_cast<int64_t>(ps.interval_s));
+  // Fractional seconds allowed; the simulator schedules its ticks with the same conversion.
+  pc.interval = Duration::FromSecondsF(ps.interval_s);
   auto kind = ParsePredictorKind(ps.predictor);
   if (!kind.ok()) return kind.status().WithContext(Context(plan) + ".predictor");
   pc.predictor.kind = *kind;

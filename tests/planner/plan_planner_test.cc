@@ -162,5 +162,18 @@ TEST(PlanPlannerTest, PlannerErrorsCarryThePlanContext) {
       << bad_target.status().message();
 }
 
+// A rehearsal at a small time scale uses sub-minute intervals: fractional seconds are kept (they
+// were truncated once, and interval_s < 1 then failed to build a planner).
+TEST(PlanPlannerTest, FractionalIntervalIsKept) {
+  std::string json = kAgg;
+  json.replace(json.find("\"max_gpus\": 6"), 13, "\"max_gpus\": 6, \"interval_s\": 0.5");
+  const Plan plan = MakePlan(json);
+  auto config = PlannerConfigFor(plan, /*system_gpus=*/8);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->interval, Duration::Millis(500));
+  const auto models = Models(plan);
+  EXPECT_TRUE(MakePlannerFor(plan, Pointers(models), 8).ok());
+}
+
 }  // namespace
 }  // namespace dynamo::planner
