@@ -1,10 +1,5 @@
 // Must precede every Boost include in this file: only the non-deprecated Asio API is used.
 #define BOOST_ASIO_NO_DEPRECATED
-#if defined(__SANITIZE_THREAD__)
-// GCC 12 warns (-Wtsan, an error with DYNAMO_WERROR) that TSan does not instrument the
-// std::atomic_thread_fence inside Asio's handler invocation; nothing in this file relies on it.
-#pragma GCC diagnostic ignored "-Wtsan"
-#endif
 
 #include "runtime/http/http_server.h"
 
