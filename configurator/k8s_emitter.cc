@@ -8,6 +8,12 @@ namespace {
 
 constexpr std::string_view kApp = "dynamo-run";
 const std::string kPlanPath = std::string(kPlanMountDir) + "/plan.json";
+// The planner reaches the API server through `kubectl proxy` in a sidecar (dynamo-run speaks
+// plain HTTP; the proxy adds TLS and the pod's service-account credentials).
+constexpr std::string_view kKubectlImage = "registry.k8s.io/kubectl:v1.31.0";
+constexpr int kKubectlProxyPort = 8001;
+
+std::string PlannerAccountName(const DeployOptions& opts) { return opts.name + "-planner"; }
 
 std::string PoolLabelValue(size_t i) { return std::to_string(i); }
 
@@ -77,13 +83,82 @@ YamlNode PlanConfigMap(const Plan& plan, const DeployOptions& opts) {
   return cm;
 }
 
-YamlNode FrontendDeployment(const DeployOptions& opts) {
+// With the planner: the frontend patches the worker Deployments' /scale through the sidecar.
+std::vector<std::string> FrontendArgs(const Plan& plan, const DeployOptions& opts) {
+  std::vector<std::string> args = {"frontend",
+                                   "--plan",
+                                   kPlanPath,
+                                   "--host",
+                                   "0.0.0.0",
+                                   "--port",
+                                   std::to_string(kDynamoRunPort)};
+  if (plan.planner.enabled) {
+    args.insert(args.end(), {"--planner-connector", "kubernetes", "--k8s-mode", "api", "--k8s-kind",
+                             "deployment", "--k8s-api-url",
+                             "http://127.0.0.1:" + std::to_string(kKubectlProxyPort),
+                             "--k8s-namespace", opts.k8s_namespace, "--k8s-name", opts.name});
+  }
+  return args;
+}
+
+YamlNode KubectlProxyContainer() {
+  YamlNode c = YamlNode::Map();
+  c.Set("name", YamlNode::Str("kubectl-proxy"));
+  c.Set("image", YamlNode::Str(std::string(kKubectlImage)));
+  c.Set("command", YamlNode::StrSeq({"kubectl"}));
+  c.Set("args", YamlNode::StrSeq({"proxy", "--address=127.0.0.1",
+                                  "--port=" + std::to_string(kKubectlProxyPort)}));
+  c.WithComment(
+      "kubectl proxy on localhost: the planner's API access, with the pod's service account.");
+  return c;
+}
+
+// The planner's identity: get and patch the worker Deployments and their /scale, nothing else.
+std::vector<YamlNode> PlannerRbac(const DeployOptions& opts) {
+  const std::string name = PlannerAccountName(opts);
+  const YamlNode labels = StandardLabels(std::string(kApp), opts.name, "planner");
+  YamlNode account =
+      ObjectHead("v1", "ServiceAccount", ObjectMeta(name, opts.k8s_namespace, labels));
+  account.WithComment("The frontend's service account: its planner scales the worker pools.");
+
+  YamlNode rule = YamlNode::Map();
+  rule.Set("apiGroups", YamlNode::StrSeq({"apps"}));
+  rule.Set("resources", YamlNode::StrSeq({"deployments", "deployments/scale"}));
+  rule.Set("verbs", YamlNode::StrSeq({"get", "patch"}));
+  YamlNode rules = YamlNode::Seq();
+  rules.Append(std::move(rule));
+  YamlNode role = ObjectHead("rbac.authorization.k8s.io/v1", "Role",
+                             ObjectMeta(name, opts.k8s_namespace, labels));
+  role.Set("rules", std::move(rules));
+
+  YamlNode role_ref = YamlNode::Map();
+  role_ref.Set("apiGroup", YamlNode::Str("rbac.authorization.k8s.io"));
+  role_ref.Set("kind", YamlNode::Str("Role"));
+  role_ref.Set("name", YamlNode::Str(name));
+  YamlNode subject = YamlNode::Map();
+  subject.Set("kind", YamlNode::Str("ServiceAccount"));
+  subject.Set("name", YamlNode::Str(name));
+  subject.Set("namespace", YamlNode::Str(opts.k8s_namespace));
+  YamlNode subjects = YamlNode::Seq();
+  subjects.Append(std::move(subject));
+  YamlNode binding = ObjectHead("rbac.authorization.k8s.io/v1", "RoleBinding",
+                                ObjectMeta(name, opts.k8s_namespace, labels));
+  binding.Set("roleRef", std::move(role_ref));
+  binding.Set("subjects", std::move(subjects));
+
+  std::vector<YamlNode> objects;
+  objects.push_back(std::move(account));
+  objects.push_back(std::move(role));
+  objects.push_back(std::move(binding));
+  return objects;
+}
+
+YamlNode FrontendDeployment(const Plan& plan, const DeployOptions& opts) {
   YamlNode c = YamlNode::Map();
   c.Set("name", YamlNode::Str("frontend"));
   c.Set("image", YamlNode::Str(opts.image));
   c.Set("command", YamlNode::StrSeq({"dynamo-run"}));
-  c.Set("args", YamlNode::StrSeq({"frontend", "--plan", kPlanPath, "--host", "0.0.0.0", "--port",
-                                  std::to_string(kDynamoRunPort)}));
+  c.Set("args", YamlNode::StrSeq(FrontendArgs(plan, opts)));
   YamlNode port = YamlNode::Map();
   port.Set("name", YamlNode::Str("http"));
   port.Set("containerPort", YamlNode::Int(kDynamoRunPort));
@@ -101,7 +176,17 @@ YamlNode FrontendDeployment(const DeployOptions& opts) {
   YamlNode d = Deployment(opts.name + "-frontend", opts.k8s_namespace,
                           StandardLabels(std::string(kApp), opts.name, "frontend"),
                           SelectorLabels(opts.name, "frontend"), 1, std::move(c), opts.name);
-  d.WithComment("Frontend, router and planner: one process (dynamo-run frontend).");
+  if (!plan.planner.enabled) {
+    d.WithComment("Frontend and router: one process (dynamo-run frontend).");
+    return d;
+  }
+  d.WithComment(
+      "Frontend, router and SLA planner: one process (dynamo-run frontend). The planner sets the\n"
+      "worker Deployments' replicas through kubectl proxy (sidecar) as service account " +
+      PlannerAccountName(opts) + ".");
+  YamlNode* pod_spec = d.Find("spec")->Find("template")->Find("spec");
+  pod_spec->Set("serviceAccountName", YamlNode::Str(PlannerAccountName(opts)));
+  pod_spec->Find("containers")->Append(KubectlProxyContainer());
   return d;
 }
 
@@ -154,7 +239,11 @@ YamlNode WorkerDeployment(const Plan& plan, size_t i, const DeployOptions& opts)
   d.WithComment("Pool " + std::to_string(i) + " (" + std::string(WorkerRoleName(w.role)) +
                 "): " + std::to_string(w.replicas) + " worker(s) of tp " +
                 std::to_string(w.parallelism.tp) + " x pp " + std::to_string(w.parallelism.pp) +
-                " = " + std::to_string(w.parallelism.gpus()) + " GPU(s).");
+                " = " + std::to_string(w.parallelism.gpus()) + " GPU(s)." +
+                (plan.planner.enabled
+                     ? "\nThe planner owns replicas from here on (re-applying this file resets "
+                       "them to the plan's)."
+                     : ""));
   return d;
 }
 
@@ -188,7 +277,10 @@ StatusOr<std::vector<YamlNode>> BuildK8sObjects(const Plan& plan, const DeployOp
   }
   std::vector<YamlNode> objects;
   objects.push_back(PlanConfigMap(plan, opts));
-  objects.push_back(FrontendDeployment(opts));
+  if (plan.planner.enabled) {
+    for (YamlNode& o : PlannerRbac(opts)) objects.push_back(std::move(o));
+  }
+  objects.push_back(FrontendDeployment(plan, opts));
   objects.push_back(FrontendService(opts));
   for (size_t i = 0; i < plan.workers.size(); ++i) {
     objects.push_back(WorkerDeployment(plan, i, opts));
@@ -242,6 +334,16 @@ StatusOr<std::vector<GeneratedFile>> EmitK8sTarget(const Plan& plan, const Deplo
       "`--image`). Workers read an optional `HF_TOKEN` from the secret `" +
       std::string(kHfTokenSecret) +
       "`. The `dynamo-run frontend` / `dynamo-run worker` contract is in docs/config.md.\n";
+  if (plan.planner.enabled) {
+    readme +=
+        "\nThe plan enables the SLA planner: it runs in the frontend and sets the worker "
+        "Deployments' replicas (`PATCH .../deployments/" +
+        opts.name + "-<role>-<pool>/scale`) through a `kubectl proxy` sidecar (image `" +
+        std::string(kKubectlImage) + "`), as ServiceAccount `" + PlannerAccountName(opts) +
+        "` (Role: get and patch on deployments and deployments/scale in " + ns +
+        "). The GPU budget is `planner.max_gpus` of the plan. See docs/runtime.md, "
+        "\"Planner\".\n";
+  }
   return std::vector<GeneratedFile>{{"k8s.yaml", EmitYamlDocuments(objects), false},
                                     {"README.md", std::move(readme), false}};
 }

@@ -9,6 +9,10 @@
 //   Deployment NAME-<role>-<i>  one per worker pool: `dynamo-run worker --plan ... --pool I
 //                               --frontend NAME-frontend.NS.svc:8000`, nvidia.com/gpu = tp x pp
 //   Service    NAME-workers     headless, selects every worker pod
+// With plan.planner.enabled, also ServiceAccount, Role and RoleBinding NAME-planner (get and
+// patch on deployments and deployments/scale), and the frontend runs the planner with the
+// Kubernetes connector (--k8s-kind deployment) through a `kubectl proxy` sidecar on
+// 127.0.0.1:8001, as that service account.
 // The dynamo-run subcommands this relies on are specified in docs/config.md.
 #include <vector>
 

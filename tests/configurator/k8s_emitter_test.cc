@@ -76,6 +76,56 @@ TEST(K8sEmitterTest, FrontendAndWorkerCommands) {
   EXPECT_THAT(text, HasSubstr("name: hf-token-secret\n"));
 }
 
+TEST(K8sEmitterTest, PlannerGetsRbacAndAKubectlProxy) {
+  Plan plan = MustLoad("llama70b_disagg");
+  // Without the planner: no RBAC objects, one container, no connector.
+  ASSERT_FALSE(plan.planner.enabled);
+  auto plain = BuildK8sObjects(plan, Options());
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(EmitYamlDocuments(*plain).find("kind: Role"), std::string::npos);
+  EXPECT_EQ(EmitYamlDocuments(*plain).find("--planner-connector"), std::string::npos);
+
+  plan.planner.enabled = true;
+  auto objects = BuildK8sObjects(plan, Options());
+  ASSERT_TRUE(objects.ok()) << objects.status().message();
+  ASSERT_EQ(objects->size(), 9u);
+  const char* kinds[] = {"ConfigMap", "ServiceAccount", "Role", "RoleBinding", "Deployment"};
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ((*objects)[i].Find("kind")->string_value(), kinds[i]);
+  }
+  for (size_t i = 1; i < 4; ++i) {
+    EXPECT_EQ((*objects)[i].Find("metadata")->Find("name")->string_value(), "demo-planner");
+  }
+  // The Role grants exactly what the connector's deployment mode uses.
+  EXPECT_EQ(EmitYaml(*(*objects)[2].Find("rules")),
+            "- apiGroups:\n    - apps\n  resources:\n    - deployments\n    - deployments/scale\n"
+            "  verbs:\n    - get\n    - patch\n");
+  const YamlNode& binding = (*objects)[3];
+  EXPECT_EQ(binding.Find("roleRef")->Find("name")->string_value(), "demo-planner");
+  EXPECT_EQ(binding.Find("subjects")->items()[0].Find("namespace")->string_value(), "serving");
+
+  const YamlNode& pod = *(*objects)[4].Find("spec")->Find("template")->Find("spec");
+  EXPECT_EQ(pod.Find("serviceAccountName")->string_value(), "demo-planner");
+  const auto& containers = pod.Find("containers")->items();
+  ASSERT_EQ(containers.size(), 2u);
+  // The frontend's connector flags name the worker Deployments' prefix and namespace.
+  EXPECT_EQ(EmitYaml(*containers[0].Find("args")),
+            "- frontend\n- --plan\n- /etc/dynamo/plan.json\n- --host\n- \"0.0.0.0\"\n- --port\n"
+            "- \"8000\"\n- --planner-connector\n- kubernetes\n- --k8s-mode\n- api\n"
+            "- --k8s-kind\n- deployment\n- --k8s-api-url\n- http://127.0.0.1:8001\n"
+            "- --k8s-namespace\n- serving\n- --k8s-name\n- demo\n");
+  EXPECT_EQ(containers[1].Find("name")->string_value(), "kubectl-proxy");
+  EXPECT_EQ(EmitYaml(*containers[1].Find("args")),
+            "- proxy\n- --address=127.0.0.1\n- --port=8001\n");
+  // The worker Deployments the connector patches exist under the names it derives.
+  EXPECT_EQ((*objects)[6].Find("metadata")->Find("name")->string_value(), "demo-prefill-0");
+  EXPECT_EQ((*objects)[7].Find("metadata")->Find("name")->string_value(), "demo-decode-1");
+
+  auto files = EmitK8sTarget(plan, Options());
+  ASSERT_TRUE(files.ok());
+  EXPECT_THAT((*files)[1].contents, HasSubstr("ServiceAccount `demo-planner`"));
+}
+
 TEST(K8sEmitterTest, WorkerWiderThanANodeIsRefused) {
   auto root = JsonDocument::Parse(R"({
     "model": "llama-3.1-70b", "system": {"gpu": "h200_sxm", "nodes": 2},

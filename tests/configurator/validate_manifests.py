@@ -208,11 +208,13 @@ def main():
 
         # (b) Plain Kubernetes objects.
         k8s_outputs = []
-        for plan in ["llama70b_agg", "llama70b_disagg", "llama8b_agg"]:
-            out = os.path.join(tmp, f"k8s-{plan}")
+        planner_plan = os.path.join(tmp, "planner_disagg.json")
+        for plan in ["llama70b_agg", "llama70b_disagg", "llama8b_agg", planner_plan]:
+            name = os.path.basename(plan).removesuffix(".json")
+            out = os.path.join(tmp, f"k8s-{name}")
             run_config(args.dynamo_config, ["--plan", plan, "--target", "k8s",
                                             "--namespace", "serving"], out)
-            k8s_outputs.append((f"k8s/{plan}", os.path.join(out, "k8s.yaml")))
+            k8s_outputs.append((f"k8s/{name}", os.path.join(out, "k8s.yaml")))
         out = os.path.join(tmp, "sweep")
         run_config(args.dynamo_config,
                    ["--target", "k8s-sweep", "--shards", "6", "--sweep-args",
@@ -239,6 +241,11 @@ def main():
         if "/results/in/trace one.jsonl" not in sweep_args or \
                 "$(JOB_COMPLETION_INDEX)/6" not in sweep_args:
             fail(failures, "k8s-sweep", f"unexpected args {sweep_args}")
+        # The planner plan brings its RBAC objects (validated above with the rest).
+        kinds = {d["kind"] for d in k8s_docs}
+        for kind in ("ServiceAccount", "Role", "RoleBinding"):
+            if kind not in kinds:
+                fail(failures, "k8s/planner_disagg", f"no {kind} for the planner")
 
         # (c) Planted bad fields must be caught.
         base = dgds.get("dynamo/vllm/llama70b_disagg")
