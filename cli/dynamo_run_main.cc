@@ -33,6 +33,12 @@ void AddKvOptions(CLI::App& app, KvArgs& kv) {
                  "A prefill worker frees KV that no decode worker pulled within this")
       ->capture_default_str()
       ->check(CLI::Range(0.001, 86400.0));
+  app.add_option("--kv-poll-us", kv.poll_us,
+                 "While a KV transfer is in flight, poll UCX until it has been idle this many "
+                 "microseconds instead of sleeping until its fd wakes the thread (faster "
+                 "transfers, a busy core meanwhile; 0: never poll)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e6));
   app.add_flag("--kv-refuse", kv.refuse,
                "Fault injection (tests): prefill workers refuse every KV pull, so decode workers "
                "prefill themselves");

@@ -185,7 +185,8 @@ int RunLocal(const RunArgs& a) {
     if (spec.role != WorkerRole::kAggregated) {
       for (const auto& [flag, value] : {std::pair{"--kv-bytes-scale", a.kv.bytes_scale},
                                         std::pair{"--kv-timeout-s", a.kv.timeout_s},
-                                        std::pair{"--kv-hold-timeout-s", a.kv.hold_timeout_s}}) {
+                                        std::pair{"--kv-hold-timeout-s", a.kv.hold_timeout_s},
+                                        std::pair{"--kv-poll-us", a.kv.poll_us}}) {
         argv.push_back(flag);
         argv.push_back(ExactNumber(value));
       }
@@ -366,6 +367,7 @@ int RunWorker(const WorkerArgs& args) {
   wo.kv_timeout = Duration::Seconds(a.kv.timeout_s);
   wo.kv_hold_timeout = Duration::Seconds(a.kv.hold_timeout_s);
   wo.kv_refuse = a.kv.refuse;
+  wo.kv_poll_idle = Duration::FromSecondsF(a.kv.poll_us * 1e-6);
   wo.frontend = a.frontend;
   wo.frontend_timeout = Duration::Seconds(a.frontend_timeout_s);
   int exit_code = kExitOk;

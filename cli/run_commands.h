@@ -14,6 +14,7 @@ struct KvArgs {
   double timeout_s = 10;       // a decode worker's pull slower than this falls back
   double hold_timeout_s = 60;  // a prefill worker frees KV nobody pulled after this
   bool refuse = false;         // fault injection (tests): prefill workers refuse every pull
+  double poll_us = 200;        // UcxKvOptions::poll_idle in microseconds (0: no polling)
 };
 
 // `dynamo-run frontend` on Kubernetes: the planner scales the pools by patching replicas

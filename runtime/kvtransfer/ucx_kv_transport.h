@@ -34,6 +34,13 @@ namespace dynamo::kvtransfer {
 struct UcxKvOptions {
   std::string host = "127.0.0.1";  // listener address, advertised to peers
   uint16_t port = 0;               // 0: ephemeral
+  // While a pull, a send or a receive is in flight, the io thread polls the UCP worker (between
+  // the io_context's other handlers) instead of sleeping until the worker's fd wakes it, and
+  // keeps polling until nothing has progressed for this long. A pull is several one-way
+  // messages (request, rendezvous handshake, data); waking a sleeping thread for each costs tens
+  // of microseconds on a VM. A poller the kernel preempts (a loaded host) goes back to the fd
+  // for 100 ms. Zero: never poll (every step waits for the fd).
+  Duration poll_idle = Duration::Micros(200);
 };
 
 struct UcxKvStats {
@@ -41,6 +48,7 @@ struct UcxKvStats {
   int64_t sends_ok = 0, sends_failed = 0, refused = 0;  // holder side
   int64_t bytes_received = 0, bytes_sent = 0;
   int64_t malformed_messages = 0;  // active messages ignored: bad header or size (either side)
+  int64_t poll_backoffs = 0;       // polling stopped because the kernel preempted the thread
 };
 
 class UcxKvTransport {

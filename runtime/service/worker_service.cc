@@ -526,7 +526,9 @@ void WorkerService::Impl::MaybeFinishDrain() {
 Status WorkerService::Impl::StartKvTransport() {
   const WorkerRole role = sched_.config().role;
   if (role == WorkerRole::kAggregated) return Status::Ok();
-  ASSIGN_OR_RETURN(kv_, kvtransfer::UcxKvTransport::Create(io_, {opt_.host, opt_.kv_port}));
+  ASSIGN_OR_RETURN(
+      kv_, kvtransfer::UcxKvTransport::Create(
+               io_, {.host = opt_.host, .port = opt_.kv_port, .poll_idle = opt_.kv_poll_idle}));
   if (role == WorkerRole::kPrefill) {
     kv_->Serve([this](uint64_t id, int64_t bytes) { return AcceptPull(id, bytes); },
                [this](uint64_t id, Status st) { OnKvSent(id, st); });

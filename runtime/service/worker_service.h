@@ -60,6 +60,7 @@ struct WorkerOptions {
   // fell back to prefilling itself).
   Duration kv_hold_timeout = Duration::Seconds(60);
   bool kv_refuse = false;  // fault injection for tests: refuse every pull (decode falls back)
+  Duration kv_poll_idle = Duration::Micros(200);  // kvtransfer::UcxKvOptions::poll_idle
   // Runs (posted) when the worker finished draining, whoever asked (a Drain message from the
   // frontend, Drain()); the process exits then.
   std::function<void()> on_drained;

@@ -38,6 +38,16 @@ constexpr int64_t kMiB = 1 << 20;
 constexpr int kPullsPerIteration = 8;
 constexpr Duration kPullTimeout = Duration::Seconds(60);  // a stuck holder fails the benchmark
 
+// UcxKvOptions for both sides: DYNAMO_KV_POLL_IDLE_US overrides poll_idle (0: never poll), to
+// compare the transport's polling with plain fd wake-ups.
+UcxKvOptions BenchOptions() {
+  UcxKvOptions options;
+  if (const char* us = std::getenv("DYNAMO_KV_POLL_IDLE_US"); us != nullptr) {
+    options.poll_idle = Duration::Micros(std::atoll(us));
+  }
+  return options;
+}
+
 // The forked holder: serves every pull until this process closes `control_fd` (or dies).
 struct HolderProcess {
   pid_t pid = -1;
@@ -48,7 +58,7 @@ struct HolderProcess {
 [[noreturn]] void RunHolder(int address_fd, int control_fd) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the benchmark
   asio::io_context io;
-  auto transport = UcxKvTransport::Create(io, UcxKvOptions{});
+  auto transport = UcxKvTransport::Create(io, BenchOptions());
   if (!transport.ok()) {
     std::fprintf(stderr, "holder: %s\n", transport.status().ToString().c_str());
     ::_exit(1);
@@ -121,7 +131,7 @@ std::unique_ptr<Puller> g_puller;
 Puller* GetPuller(benchmark::State& state) {
   if (g_puller == nullptr) {
     auto puller = std::make_unique<Puller>();
-    auto transport = UcxKvTransport::Create(puller->io, UcxKvOptions{});
+    auto transport = UcxKvTransport::Create(puller->io, BenchOptions());
     if (!transport.ok()) {
       state.SkipWithError(transport.status().ToString().c_str());
       return nullptr;
@@ -149,6 +159,11 @@ void BM_KvPull(benchmark::State& state) {
       break;
     }
   }
+  // Times the puller's polling backed off to the fd (preempted: a loaded host), for this run.
+  static int64_t backoffs_before = 0;
+  const int64_t backoffs = puller->transport->stats().poll_backoffs;
+  state.counters["poll_backoffs"] = static_cast<double>(backoffs - backoffs_before);
+  backoffs_before = backoffs;
   const double total = static_cast<double>(state.iterations()) * kPullsPerIteration * bytes;
   state.SetBytesProcessed(static_cast<int64_t>(total));
   state.counters["GB/s"] = benchmark::Counter(total / 1e9, benchmark::Counter::kIsRate);

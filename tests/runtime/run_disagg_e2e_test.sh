@@ -142,6 +142,21 @@ stop_server
 [ "$SERVER_RC" -eq 0 ] && ok || bad "SIGTERM after refused transfers: exit $SERVER_RC"
 contains fallback_stats "$TMP/server.out" "40 KV transfer fallback(s)"
 
+# --- transfers without polling (--kv-poll-us 0, passed on to every worker): the fd alone ---
+start_server "$TMP/run3" --kv-poll-us 0 --kv-bytes-scale $SCALE
+polling=""
+for p in $(workers_of "$TMP/run3"); do
+  tr '\0' ' ' <"/proc/$p/cmdline" | grep -q -- "--kv-poll-us 0 " || polling="$polling $p"
+done
+[ -z "$polling" ] && ok || bad "workers without --kv-poll-us 0:$polling"
+"$LOAD" --url "$URL" --requests 40 --isl 256 --osl 16 --rate 40 --seed 6 --no-progress --json \
+  >"$TMP/load.json" 2>"$TMP/load.err" || bad "fd-only transfers: exit $? $(tail -n 3 "$TMP/load.err")"
+load_ok fd_only_transfers "$TMP/load.json" 40
+[ "$(metric "dynamo_frontend_kv_transfers_total{$M,result=\"ok\"}")" = 40 ] && ok \
+  || bad "fd-only pulls: $(curl -s "$URL/metrics" | grep kv_transfers_total)"
+stop_server
+[ "$SERVER_RC" -eq 0 ] && ok || bad "SIGTERM after fd-only transfers: exit $SERVER_RC"
+
 # --- plans dynamo-run refuses ---
 python3 - "$TMP/plan.json" "$TMP/cond.json" <<'PY'
 import json, sys

@@ -374,6 +374,36 @@ TEST_F(UcxKvTransportTest, CreateOnPortInUseNamesHostPort) {
   EXPECT_NE(again.status().message().find(address), std::string::npos) << again.status().message();
 }
 
+// Both progress modes move every size: fd wake-ups only (poll_idle 0) and polling while work is
+// in flight (the default). Once nothing is in flight, polling stops: the io_context then runs a
+// handful of handlers in 50 ms, not the tens of thousands a poll loop that never ended would.
+TEST(UcxKvTransportPollingTest, BothModesPullAndPollingStopsWhenIdle) {
+  for (const Duration poll_idle : {Duration::Zero(), Duration::Micros(200)}) {
+    SCOPED_TRACE("poll_idle " + std::to_string(poll_idle.nanos()) + " ns");
+    asio::io_context io;
+    const UcxKvOptions options{.host = "127.0.0.1", .port = 0, .poll_idle = poll_idle};
+    auto holder = UcxKvTransport::Create(io, options);
+    auto puller = UcxKvTransport::Create(io, options);
+    ASSERT_TRUE(holder.ok() && puller.ok());
+    int sent = 0;
+    (*holder)->Serve([](uint64_t, int64_t) { return true; }, [&](uint64_t, Status) { ++sent; });
+    const std::vector<int64_t> sizes = {0, 4 * kKiB, 1 * kMiB, 8 * kMiB};
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      Outcome outcome;
+      (*puller)->Pull((*holder)->address(), i, sizes[i], kNoTimeout, Record(outcome));
+      ASSERT_TRUE(RunUntil(io, [&] {
+        return outcome.calls > 0 && sent == static_cast<int>(i + 1);
+      })) << sizes[i];
+      EXPECT_TRUE(outcome.status.ok()) << outcome.status.ToString();
+    }
+    EXPECT_EQ((*puller)->stats().pulls_ok, 4);
+    EXPECT_EQ((*holder)->stats().sends_ok, 4);
+    io.restart();
+    const size_t handlers = io.run_for(std::chrono::milliseconds(50));
+    EXPECT_LT(handlers, 100U);
+  }
+}
+
 TEST(UcxKvTransportCreateTest, BadHostIsAnError) {
   asio::io_context io;
   auto transport = UcxKvTransport::Create(io, UcxKvOptions{.host = "256.1.2.3", .port = 0});
