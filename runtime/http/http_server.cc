@@ -1,6 +1,3 @@
-// Must precede every Boost include in this file: only the non-deprecated Asio API is used.
-#define BOOST_ASIO_NO_DEPRECATED
-
 #include "runtime/http/http_server.h"
 
 #include <algorithm>

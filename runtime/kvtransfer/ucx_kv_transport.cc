@@ -1,6 +1,3 @@
-// Must precede every Boost include in this file: only the non-deprecated Asio API is used.
-#define BOOST_ASIO_NO_DEPRECATED
-
 #include "runtime/kvtransfer/ucx_kv_transport.h"
 
 #include <netdb.h>

@@ -7,8 +7,6 @@
 // rendezvous, completion, one at a time); a window of 4 keeps four pulls in flight, as a decode
 // worker receiving several requests' KV does. Reported: bytes/s (SetBytesProcessed) and GB/s
 // (1e9 bytes/s), over wall time.
-#define BOOST_ASIO_NO_DEPRECATED
-
 #include <benchmark/benchmark.h>
 #include <signal.h>
 #include <sys/prctl.h>

@@ -1,6 +1,3 @@
-// Must precede every Boost include in this file (as in http_server.cc).
-#define BOOST_ASIO_NO_DEPRECATED
-
 #include "runtime/http/http_server.h"
 
 #include <arpa/inet.h>

@@ -1,6 +1,3 @@
-// Must precede every Boost include in this file (as in ucx_kv_transport.cc).
-#define BOOST_ASIO_NO_DEPRECATED
-
 #include "runtime/kvtransfer/ucx_kv_transport.h"
 
 #include <netinet/in.h>
