@@ -207,7 +207,8 @@ class Buffer {
 
 class UcxKvTransport::Impl {
  public:
-  Impl(asio::io_context& io, UcxKvOptions options) : io_(io), options_(std::move(options)) {}
+  Impl(asio::io_context& io, UcxKvOptions options)
+      : io_(io), options_(std::move(options)), poll_idle_(ToChrono(options_.poll_idle)) {}
   ~Impl();
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
@@ -313,6 +314,7 @@ class UcxKvTransport::Impl {
 
   asio::io_context& io_;
   UcxKvOptions options_;
+  std::chrono::nanoseconds poll_idle_;  // options_.poll_idle, converted once for PollStep
   std::string address_;
   // shared_ptr only for its weak_ptrs: every handler posted to the io_context holds one and does
   // nothing once the transport is destroyed.
@@ -525,7 +527,7 @@ bool UcxKvTransport::Impl::ProgressUntilIdle() {
 }
 
 void UcxKvTransport::Impl::StartPolling() {
-  if (polling_ || options_.poll_idle <= Duration::Zero() || !InFlight()) return;
+  if (polling_ || poll_idle_.count() <= 0 || !InFlight()) return;
   const auto now = std::chrono::steady_clock::now();
   if (now < poll_backoff_until_) return;
   polling_ = true;
@@ -542,7 +544,7 @@ void UcxKvTransport::Impl::StartPolling() {
 void UcxKvTransport::Impl::PollStep() {
   const auto now = std::chrono::steady_clock::now();
   if (ProgressUntilIdle()) last_progress_ = now;
-  bool go_on = InFlight() && now - last_progress_ < ToChrono(options_.poll_idle);
+  bool go_on = InFlight() && now - last_progress_ < poll_idle_;
   if (go_on && ++poll_steps_ % kPreemptionCheckSteps == 0 &&
       InvoluntarySwitches() != poll_start_switches_) {
     ++stats_.poll_backoffs;

@@ -7,6 +7,7 @@
 // rendezvous, completion, one at a time); a window of 4 keeps four pulls in flight, as a decode
 // worker receiving several requests' KV does. Reported: bytes/s (SetBytesProcessed) and GB/s
 // (1e9 bytes/s), over wall time.
+
 #include <benchmark/benchmark.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -151,17 +152,16 @@ void BM_KvPull(benchmark::State& state) {
     state.SkipWithError(s.ToString().c_str());
     return;
   }
+  const int64_t backoffs_before = puller->transport->stats().poll_backoffs;
   for (auto _ : state) {
     if (Status s = puller->PullMany(bytes, kPullsPerIteration, window); !s.ok()) {
       state.SkipWithError(s.ToString().c_str());
       break;
     }
   }
-  // Times the puller's polling backed off to the fd (preempted: a loaded host), for this run.
-  static int64_t backoffs_before = 0;
-  const int64_t backoffs = puller->transport->stats().poll_backoffs;
-  state.counters["poll_backoffs"] = static_cast<double>(backoffs - backoffs_before);
-  backoffs_before = backoffs;
+  // Times the puller's polling backed off to the fd (preempted: a loaded host) in this run.
+  state.counters["poll_backoffs"] =
+      static_cast<double>(puller->transport->stats().poll_backoffs - backoffs_before);
   const double total = static_cast<double>(state.iterations()) * kPullsPerIteration * bytes;
   state.SetBytesProcessed(static_cast<int64_t>(total));
   state.counters["GB/s"] = benchmark::Counter(total / 1e9, benchmark::Counter::kIsRate);
