@@ -53,7 +53,7 @@ StatusOr<SlaPlannerConfig> PlannerConfigFor(const Plan& plan, int system_gpus) {
   pc.ttft_ms = ps.ttft_ms;
   pc.itl_ms = ps.itl_ms;
   pc.percentile = ps.percentile / 100.0;
-  // Fractional seconds allowed; the simulator schedules its ticks with the same conversion.
+  // Fractional seconds allowed; the simulator schedules its ticks at this interval.
   pc.interval = Duration::FromSecondsF(ps.interval_s);
   auto kind = ParsePredictorKind(ps.predictor);
   if (!kind.ok()) return kind.status().WithContext(Context(plan) + ".predictor");

@@ -1060,7 +1060,7 @@ void Simulation::OnPlannerTick() {
   planner_rows_.push_back(row);
   // Stops with the run, or when only the time-series sample is pending (a stall).
   if (finished_ < static_cast<int64_t>(wl_.requests.size()) && queue_.size() > 1) {
-    queue_.Push(now_ + Duration::FromSecondsF(ps.interval_s), Event{EventKind::kPlanner, 0, 0});
+    queue_.Push(now_ + planner_->config().interval, Event{EventKind::kPlanner, 0, 0});
   }
 }
 
@@ -1079,8 +1079,7 @@ SimResult Simulation::Run() {
   }
   if (n > 0) queue_.Push(Time::Zero() + opt_.timeseries_interval, Event{EventKind::kSample, 0, 0});
   if (planner_ && n > 0) {
-    queue_.Push(Time::Zero() + Duration::FromSecondsF(plan_.planner.interval_s),
-                Event{EventKind::kPlanner, 0, 0});
+    queue_.Push(Time::Zero() + planner_->config().interval, Event{EventKind::kPlanner, 0, 0});
   }
   while (!queue_.empty() && !stop_) {
     if (opt_.cancel != nullptr && (events_ & 4095) == 0 && opt_.cancel->load()) {
